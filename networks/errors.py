@@ -1,0 +1,66 @@
+"""Exceptions raised for bad input.
+
+Every exception subclasses a builtin so that callers may catch ``ValueError`` or
+``FileNotFoundError`` without importing roadopt. Messages say what was wrong, where (file,
+line, field) and what to do about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "DatasetNotFoundError",
+    "FileFormatError",
+    "InvalidDemandError",
+    "InvalidNetworkError",
+    "RoadoptError",
+]
+
+
+class RoadoptError(Exception):
+    """Base class of every error roadopt raises on purpose."""
+
+
+class InvalidNetworkError(RoadoptError, ValueError):
+    """A network whose data the algorithms must never see (negative capacity, NaN, ...)."""
+
+
+class InvalidDemandError(RoadoptError, ValueError):
+    """Demand that does not fit its network (unknown zones, negative trips, ...)."""
+
+
+class DatasetNotFoundError(RoadoptError, FileNotFoundError):
+    """A network name that is neither an existing file nor a known dataset."""
+
+
+class FileFormatError(RoadoptError, ValueError):
+    """A malformed input file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    message
+        What was wrong and what was expected.
+    line
+        1-based line number, when the problem sits on one line.
+    field
+        Name of the offending field, when there is one.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.detail = message
+        where = self.path if line is None else f"{self.path}, line {line}"
+        what = message if field is None else f"field '{field}': {message}"
+        super().__init__(f"{where}: {what}")

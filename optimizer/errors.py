@@ -1,0 +1,49 @@
+"""Exceptions of the optimizer side; they subclass builtins (and the ``networks`` ones)."""
+
+from __future__ import annotations
+
+from networks.errors import (
+    DatasetNotFoundError,
+    FileFormatError,
+    InvalidDemandError,
+    InvalidNetworkError,
+    RoadoptError,
+)
+
+__all__ = [
+    "DatasetNotFoundError",
+    "DisconnectedDemandError",
+    "FileFormatError",
+    "InfeasibleBudgetError",
+    "InvalidCandidatesError",
+    "InvalidDemandError",
+    "InvalidNetworkError",
+    "RoadoptError",
+    "UsageError",
+]
+
+
+class DisconnectedDemandError(InvalidDemandError):
+    """Trips between zones that no path connects.
+
+    Attributes
+    ----------
+    pairs : list of (origin_id, destination_id, trips)
+        The disconnected OD pairs (external zone ids).
+    """
+
+    def __init__(self, message: str, pairs: list[tuple[int, int, float]]) -> None:
+        super().__init__(message)
+        self.pairs = pairs
+
+
+class InvalidCandidatesError(RoadoptError, ValueError):
+    """Candidate upgrades that cannot be used (unknown nodes, negative cost, ...)."""
+
+
+class InfeasibleBudgetError(RoadoptError, ValueError):
+    """A budget that is negative or not a number."""
+
+
+class UsageError(RoadoptError, ValueError):
+    """A combination of options that does not make sense (the CLI exits with status 2)."""
