@@ -959,7 +959,8 @@ def gravity(
     it = 0
     atol = tol * max(total, 1e-300)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for it in range(1, max_iter + 1):
+        while it < max_iter and err > atol:
+            it += 1
             s = F @ (b * D)
             a = np.where(s > 0, 1.0 / s, 0.0)
             t = F.T @ (a * O)
@@ -968,8 +969,6 @@ def gravity(
             err = max(
                 np.abs(T.sum(axis=1) - O).max(initial=0), np.abs(T.sum(axis=0) - D).max(initial=0)
             )
-            if err <= atol:
-                break
     T = (a * O)[:, None] * F * (b * D)[None, :]
     converged = bool(err <= atol)
     if not converged:
