@@ -1184,7 +1184,7 @@ def from_file(
             G = _graph_from_graphml(ox, p)
         else:
             G = _graph_from_xml(ox, p)
-        if area is not None and kind != "pbf":
+        if area is not None:  # pyrosm keeps whole ways that cross the area: cut them too
             G = _clip(ox, G, area)
         if len(G.edges) == 0:
             where = "" if area is None else " inside " + _short_wkt(area)
