@@ -23,6 +23,12 @@ from .errors import UsageError
 log = logging.getLogger("roadopt")
 
 EXAMPLES = {
+    "assign": """examples:
+  roadopt assign                                   the built-in example
+  roadopt assign SiouxFalls --gap 1e-10 --out flows.csv
+  roadopt assign Chicago-Sketch --method bush --gap 1e-10 \\
+      --toll-factor 0.02 --distance-factor 0.04 --summary summary.json
+  roadopt assign X_net.tntp --trips other_trips.tntp --method bfw --time-limit 60""",
     "info": """examples:
   roadopt info                        the built-in example
   roadopt info SiouxFalls             a dataset, by name
@@ -32,7 +38,7 @@ EXAMPLES = {
 
 
 # ---------------------------------------------------------------------- helpers
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
@@ -145,6 +151,65 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_link_table(net, result, path: str) -> None:
+    """Write one row per link (network order) as CSV: link_id,init_node,term_node,flow,cost."""
+    from networks._io import open_atomic
+
+    ids = net.node_ids
+    with open_atomic(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("link_id,init_node,term_node,flow,cost\n")
+        for k in range(net.num_links):
+            fh.write(
+                f"{net.link_ids[k]},{ids[net.init[k]]},{ids[net.term[k]]},"
+                f"{float(result.flow[k])!r},{float(result.cost[k])!r}\n"
+            )
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from .assignment import assign
+
+    if args.out and not args.out.lower().endswith(".csv"):
+        raise UsageError(f"--out {args.out}: write flows to a .csv file")
+    net, demand = open_network(args.network, args.trips)
+    readme = net.extra.get("readme_factors")
+    if readme and args.toll_factor is None and args.distance_factor is None:
+        log.warning("note: %s", readme)
+    result = assign(
+        net,
+        demand,
+        method=args.method,
+        rgap=args.gap,
+        max_iter=args.max_iter,
+        time_limit=args.time_limit,
+        toll_factor=args.toll_factor or 0.0,
+        distance_factor=args.distance_factor or 0.0,
+        on_disconnected="drop" if args.drop_disconnected else "raise",
+    )
+    if args.out:
+        write_link_table(net, result, args.out)
+    summary = {
+        "network": net.name,
+        **result.summary(),
+        "links": net.num_links,
+        "zones": demand.num_zones,
+        "total_demand": demand.total,
+        "intrazonal_demand": demand.intrazonal,
+    }
+    if args.summary:
+        _emit_json(summary, args.summary)
+    log.info(
+        "%s: %s, relative gap %.3e, objective %.10g, TSTT %.10g, %d iterations, %.3f s",
+        net.name,
+        result.status,
+        result.relative_gap,
+        result.objective,
+        result.tstt,
+        result.iterations,
+        result.seconds,
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -168,6 +233,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_common(p)
     p.set_defaults(func=cmd_info)
+
+    from .assignment import METHODS
+
+    p = sub.add_parser(
+        "assign",
+        help="user-equilibrium traffic assignment",
+        description="Solve the static user equilibrium (BPR link costs) and "
+        "report link flows, costs, gap and objective. Exit 0 when the run "
+        "finished, converged or not (the status says).",
+        epilog=EXAMPLES["assign"],
+        formatter_class=_Formatter,
+    )
+    _add_network_args(p)
+    p.add_argument(
+        "--method",
+        default="auto",
+        choices=("auto", *METHODS),
+        help="algorithm (default: auto, the fastest for the gap)",
+    )
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=1e-4,
+        metavar="G",
+        help="target relative gap (TSTT - SPTT) / TSTT (default: 1e-4)",
+    )
+    p.add_argument(
+        "--max-iter",
+        type=int,
+        default=None,
+        metavar="N",
+        help="iteration limit (default: 1000 sweeps for bush, 10000 otherwise)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="algorithm time limit in seconds",
+    )
+    p.add_argument(
+        "--toll-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per toll unit (time units), default 0",
+    )
+    p.add_argument(
+        "--distance-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per length unit (time units), default 0",
+    )
+    p.add_argument(
+        "--drop-disconnected",
+        action="store_true",
+        help="drop trips between zones no path joins (with a warning)",
+    )
+    p.add_argument("--out", metavar="FLOWS", help="write link flows and costs (.csv)")
+    p.add_argument("--summary", metavar="SUMMARY.json", help="write a JSON summary")
+    _add_common(p)
+    p.set_defaults(func=cmd_assign)
     return parser
 
 

@@ -47,3 +47,38 @@ def test_bad_usage_exits_2():
     assert r.returncode == 2
     r = run()
     assert r.returncode == 2
+
+
+def test_assign_writes_flows_and_summary(data_dir, tmp_path):
+    out, summ = tmp_path / "f.csv", tmp_path / "s.json"
+    code = main(
+        ["assign", "SiouxFalls", "--gap", "1e-10", "--out", str(out), "--summary", str(summ), "-q"]
+    )
+    assert code == 0
+    s = json.loads(summ.read_text())
+    assert s["status"] == "converged" and s["relative_gap"] <= 1e-10
+    assert abs(s["objective"] - 4231335.287) < 1e-3
+    for key in ("tstt", "iterations", "seconds", "method"):
+        assert key in s
+    rows = out.read_text().splitlines()
+    assert rows[0] == "link_id,init_node,term_node,flow,cost" and len(rows) == 77
+    first = rows[1].split(",")
+    assert first[:3] == ["1", "1", "2"] and abs(float(first[3]) - 4494.657646) < 1e-3
+
+
+def test_assign_without_trips_asks_for_them(tmp_path, data_dir):
+    import shutil
+
+    net = tmp_path / "lonely_net.tntp"
+    shutil.copy(data_dir / "tntp/SiouxFalls/SiouxFalls_net.tntp", net)
+    r = run("assign", str(net), "--out", str(tmp_path / "x.csv"))
+    assert r.returncode == 2 and "--trips" in r.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_assign_error_leaves_no_output(tmp_path):
+    bad = tmp_path / "bad_net.tntp"
+    bad.write_text("<NUMBER OF NODES> 2\n")
+    r = run("assign", str(bad), "--trips", str(bad), "--out", str(tmp_path / "x.csv"))
+    assert r.returncode == 1 and "no <END OF METADATA>" in r.stderr
+    assert list(tmp_path.iterdir()) == [bad]

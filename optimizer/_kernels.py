@@ -1,0 +1,922 @@
+"""numba kernels of the assignment engine: the only module of roadopt that imports numba.
+
+Kernels take plain contiguous arrays (float64, int64, uint8) and scalars, trust them (the
+public wrappers validate), and write into preallocated outputs where it helps. Every kernel
+has a slow pure-Python twin in ``tests/naive.py`` that it must agree with.
+
+Link cost (BPR, Bureau of Public Roads 1964) plus a constant generalized term::
+
+    t(x) = fft * (1 + alpha * (x / cap) ** beta) + const
+
+with 0**0 = 1 (``beta == 0`` gives the constant ``fft * (1 + alpha)``); links with
+``fft == 0`` or ``alpha == 0`` have the constant cost ``fft + const``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange, set_num_threads
+
+INF = np.inf
+
+
+def threads() -> int:
+    """Threads the parallel kernels use (numba's setting; ``NUMBA_NUM_THREADS``)."""
+    return int(get_num_threads())
+
+
+def set_threads(n: int) -> None:
+    """Limit the parallel kernels to ``n`` threads (for example one per Dask worker)."""
+    set_num_threads(int(n))
+
+
+# ---------------------------------------------------------------------- link costs
+
+
+@njit(cache=True, inline="always")
+def _cost1(fft, alpha, beta, cap, const, x):
+    if fft == 0.0 or alpha == 0.0:
+        return fft + const
+    if beta == 0.0:
+        return fft * (1.0 + alpha) + const
+    if x <= 0.0:
+        return fft + const
+    return fft * (1.0 + alpha * (x / cap) ** beta) + const
+
+
+@njit(cache=True, inline="always")
+def _deriv1(fft, alpha, beta, cap, x):
+    if fft == 0.0 or alpha == 0.0 or beta == 0.0:
+        return 0.0
+    if beta == 1.0:
+        return fft * alpha / cap
+    if x <= 0.0:
+        return 0.0 if beta > 1.0 else INF
+    return fft * alpha * beta * (x / cap) ** (beta - 1.0) / cap
+
+
+@njit(cache=True, inline="always")
+def _integral1(fft, alpha, beta, cap, const, x):
+    if x <= 0.0:
+        return 0.0
+    if fft == 0.0 or alpha == 0.0:
+        return (fft + const) * x
+    return fft * (x + alpha * cap / (beta + 1.0) * (x / cap) ** (beta + 1.0)) + const * x
+
+
+@njit(cache=True)
+def link_costs(fft, alpha, beta, cap, const, flow, out):
+    """Generalized BPR cost of every link at ``flow``, written into ``out``."""
+    for a in range(flow.shape[0]):
+        out[a] = _cost1(fft[a], alpha[a], beta[a], cap[a], const[a], flow[a])
+
+
+@njit(cache=True)
+def link_derivatives(fft, alpha, beta, cap, flow, out):
+    """d cost / d flow of every link (``inf`` at zero flow when ``0 < beta < 1``)."""
+    for a in range(flow.shape[0]):
+        out[a] = _deriv1(fft[a], alpha[a], beta[a], cap[a], flow[a])
+
+
+@njit(cache=True)
+def beckmann(fft, alpha, beta, cap, const, flow):
+    """Beckmann objective: the sum over links of the integral of cost from 0 to flow."""
+    s = 0.0
+    for a in range(flow.shape[0]):
+        s += _integral1(fft[a], alpha[a], beta[a], cap[a], const[a], flow[a])
+    return s
+
+
+# ---------------------------------------------------------------------- shortest paths
+
+
+@njit(cache=True)
+def _heap_push_or_decrease(heap, pos, key, size, v, d):
+    """Indexed binary min-heap keyed by ``key``; insert ``v`` or lower its key to ``d``."""
+    key[v] = d
+    i = pos[v]
+    if i < 0:
+        i = size
+        heap[i] = v
+        pos[v] = i
+        size += 1
+    # sift up
+    while i > 0:
+        p = (i - 1) >> 1
+        u = heap[p]
+        if key[u] <= d:
+            break
+        heap[i] = u
+        pos[u] = i
+        i = p
+    heap[i] = v
+    pos[v] = i
+    return size
+
+
+@njit(cache=True)
+def _heap_pop(heap, pos, key, size):
+    top = heap[0]
+    pos[top] = -2  # settled
+    size -= 1
+    if size > 0:
+        v = heap[size]
+        d = key[v]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and key[heap[c + 1]] < key[heap[c]]:
+                c += 1
+            if key[heap[c]] >= d:
+                break
+            heap[i] = heap[c]
+            pos[heap[c]] = i
+            i = c
+        heap[i] = v
+        pos[v] = i
+    return top, size
+
+
+@njit(cache=True)
+def shortest_path_tree(
+    origin, indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+):
+    """Dijkstra from ``origin`` over the CSR forward star (``indptr``, ``out_links``).
+
+    Nodes with ``no_thru[v] == 1`` (other than the origin) are reached but never expanded.
+    Writes ``dist`` (inf where unreachable), ``pred`` (the link into each node, -1 for the
+    origin and unreachable nodes) and ``order`` (nodes in the order settled); returns the
+    number of settled nodes. ``heap`` and ``pos`` are scratch arrays of length n.
+    """
+    n = dist.shape[0]
+    for v in range(n):
+        dist[v] = INF
+        pred[v] = -1
+        pos[v] = -1
+    size = _heap_push_or_decrease(heap, pos, dist, 0, origin, 0.0)
+    count = 0
+    while size > 0:
+        u, size = _heap_pop(heap, pos, dist, size)
+        order[count] = u
+        count += 1
+        if no_thru[u] and u != origin:
+            continue
+        du = dist[u]
+        for k in range(indptr[u], indptr[u + 1]):
+            a = out_links[k]
+            v = term[a]
+            if pos[v] == -2:
+                continue
+            nd = du + cost[a]
+            if nd < dist[v]:
+                pred[v] = a
+                size = _heap_push_or_decrease(heap, pos, dist, size, v, nd)
+    return count
+
+
+@njit(cache=True)
+def _load_tree(dests, trips, init, pred, order, count, node_flow, flow):
+    """Load ``trips`` to ``dests`` along a shortest-path tree (reverse settle order)."""
+    for k in range(dests.shape[0]):
+        node_flow[dests[k]] += trips[k]
+    for k in range(count - 1, 0, -1):
+        v = order[k]
+        f = node_flow[v]
+        if f != 0.0:
+            a = pred[v]
+            flow[a] += f
+            node_flow[init[a]] += f
+            node_flow[v] = 0.0
+    node_flow[order[0]] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def all_or_nothing(
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    init,
+    term,
+    cost,
+    no_thru,
+    flow_out,
+    nthreads,
+):
+    """All-or-nothing loading of every origin's trips on its shortest-path tree.
+
+    Parallel over origins (one flow accumulator per thread). Returns the shortest-path
+    travel time ``SPTT`` (trips times shortest path cost, summed) and the trips that found
+    no path (0 when the demand is connected).
+    """
+    n = no_thru.shape[0]
+    m = init.shape[0]
+    nchunks = min(nthreads, origins.shape[0])
+    if nchunks < 1:
+        nchunks = 1
+    acc = np.zeros((nchunks, m))
+    sptt = np.zeros(nchunks)
+    lost = np.zeros(nchunks)
+    for c in prange(nchunks):
+        dist = np.empty(n)
+        pred = np.empty(n, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)
+        heap = np.empty(n, dtype=np.int64)
+        pos = np.empty(n, dtype=np.int64)
+        node_flow = np.zeros(n)
+        for r in range(c, origins.shape[0], nchunks):
+            o = origins[r]
+            cnt = shortest_path_tree(
+                o, indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+            )
+            lo, hi = od_indptr[r], od_indptr[r + 1]
+            s = 0.0
+            for k in range(lo, hi):
+                d = dist[od_dest[k]]
+                if d == INF:
+                    lost[c] += od_trips[k]
+                else:
+                    s += od_trips[k] * d
+            sptt[c] += s
+            _load_tree(od_dest[lo:hi], od_trips[lo:hi], init, pred, order, cnt, node_flow, acc[c])
+    for a in range(m):
+        t = 0.0
+        for c in range(nchunks):
+            t += acc[c, a]
+        flow_out[a] = t
+    return sptt.sum(), lost.sum()
+
+
+@njit(cache=True, parallel=True)
+def sptt_only(
+    origins, od_indptr, od_dest, od_trips, indptr, out_links, term, cost, no_thru, nthreads
+):
+    """Shortest-path travel time (trips x shortest path cost) at the given costs."""
+    n = no_thru.shape[0]
+    nchunks = min(nthreads, origins.shape[0])
+    if nchunks < 1:
+        nchunks = 1
+    sptt = np.zeros(nchunks)
+    for c in prange(nchunks):
+        dist = np.empty(n)
+        pred = np.empty(n, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)
+        heap = np.empty(n, dtype=np.int64)
+        pos = np.empty(n, dtype=np.int64)
+        for r in range(c, origins.shape[0], nchunks):
+            shortest_path_tree(
+                origins[r], indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+            )
+            s = 0.0
+            for k in range(od_indptr[r], od_indptr[r + 1]):
+                s += od_trips[k] * dist[od_dest[k]]
+            sptt[c] += s
+    return sptt.sum()
+
+
+@njit(cache=True, parallel=True)
+def distances_from(origins, indptr, out_links, term, cost, no_thru, out):
+    """Shortest path costs from each origin to every node: ``out[r, v]`` (inf: unreachable)."""
+    n = no_thru.shape[0]
+    for r in prange(origins.shape[0]):
+        pred = np.empty(n, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)
+        heap = np.empty(n, dtype=np.int64)
+        pos = np.empty(n, dtype=np.int64)
+        shortest_path_tree(
+            origins[r], indptr, out_links, term, cost, no_thru, out[r], pred, order, heap, pos
+        )
+
+
+# ---------------------------------------------------------------------- line search
+
+
+@njit(cache=True)
+def _directional_derivative(fft, alpha, beta, cap, const, x, d, tau):
+    s = 0.0
+    for a in range(x.shape[0]):
+        if d[a] != 0.0:
+            s += d[a] * _cost1(fft[a], alpha[a], beta[a], cap[a], const[a], x[a] + tau * d[a])
+    return s
+
+
+@njit(cache=True)
+def line_search(fft, alpha, beta, cap, const, x, d, tau_max, tol):
+    """Step ``tau`` in [0, tau_max] minimising the Beckmann objective along ``x + tau d``.
+
+    Bisection on the directional derivative ``sum_a d_a t_a(x_a + tau d_a)``, which is
+    non-decreasing in ``tau`` because every link cost is non-decreasing in its flow.
+    Stops when the bracket is narrower than ``tol``.
+    """
+    g0 = _directional_derivative(fft, alpha, beta, cap, const, x, d, 0.0)
+    if g0 >= 0.0:
+        return 0.0
+    g1 = _directional_derivative(fft, alpha, beta, cap, const, x, d, tau_max)
+    if g1 <= 0.0:
+        return tau_max
+    lo, hi = 0.0, tau_max
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        g = _directional_derivative(fft, alpha, beta, cap, const, x, d, mid)
+        if g < 0.0:
+            lo = mid
+        elif g > 0.0:
+            hi = mid
+        else:
+            return mid
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def conjugate_weights(fft, alpha, beta, cap, x, y, s1, s2, tau1, biconjugate):
+    """Weights of the conjugate (CFW) or biconjugate (BFW) target point.
+
+    Mitradjieva and Lindberg (2013), "The stiff is moving: conjugate direction Frank-Wolfe
+    methods with applications to traffic assignment", Transportation Science 47(2).
+    ``x`` is the current flow, ``y`` the all-or-nothing point, ``s1`` and ``s2`` the two
+    previous target points and ``tau1`` the previous step. The Hessian is the diagonal of
+    link cost derivatives at ``x``. Returns ``(b0, b1, b2)`` with the target
+    ``b0 * y + b1 * s1 + b2 * s2``.
+    """
+    m = x.shape[0]
+    if not biconjugate:
+        num = 0.0
+        den = 0.0
+        for a in range(m):
+            h = _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+            if h == INF:
+                continue
+            dk = s1[a] - x[a]
+            num += dk * h * (y[a] - x[a])
+            den += dk * h * (y[a] - s1[a])
+        if den == 0.0:
+            return 1.0, 0.0, 0.0
+        al = num / den
+        if al < 0.0:
+            al = 0.0
+        elif al > 0.99999:
+            al = 0.99999
+        return 1.0 - al, al, 0.0
+    num = 0.0
+    den = 0.0
+    for a in range(m):
+        h = _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+        if h == INF:
+            continue
+        w = h * (tau1 * s1[a] - x[a] + (1.0 - tau1) * s2[a])
+        num += w * (y[a] - x[a])
+        den += w * (s2[a] - s1[a])
+    if den == 0.0:
+        return 1.0, 0.0, 0.0
+    mu = -num / den
+    if mu < 0.0:
+        mu = 0.0
+    num = 0.0
+    den = 0.0
+    for a in range(m):
+        h = _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+        if h == INF:
+            continue
+        w = h * (s1[a] - x[a])
+        num += w * (y[a] - x[a])
+        den += w * (s1[a] - x[a])
+    if den == 0.0:
+        return 1.0, 0.0, 0.0
+    nu = mu * tau1 / (1.0 - tau1) - num / den
+    if nu < 0.0:
+        nu = 0.0
+    b0 = 1.0 / (1.0 + nu + mu)
+    return b0, nu * b0, mu * b0
+
+
+# ---------------------------------------------------------------------- bushes (Algorithm B)
+#
+# Dial (2006), "A path-based user-equilibrium traffic assignment algorithm that obviates
+# path storage and enumeration", Transportation Research B 40(10); the presentation follows
+# Boyles, Lownes and Unnikrishnan, "Transportation Network Analysis", ch. 6, and Nie (2010),
+# "A class of bush-based algorithms for the traffic assignment problem", TR-B 44(1).
+#
+# Every origin r owns a bush: an acyclic set of links (in_bush[r, a] == 1) through which all
+# of r's trips travel, with origin-based link flows xo[r, a]. Total flow x = sum_r xo[r].
+
+
+@njit(cache=True)
+def _topo_order(r_origin, in_bush, indptr, out_links, init, term, n, order, indeg, stack):
+    """Kahn's topological order of the nodes reachable in a bush; returns their count."""
+    for v in range(n):
+        indeg[v] = 0
+    m = init.shape[0]
+    for a in range(m):
+        if in_bush[a]:
+            indeg[term[a]] += 1
+    top = 0
+    stack[top] = r_origin
+    top += 1
+    count = 0
+    while top > 0:
+        top -= 1
+        u = stack[top]
+        order[count] = u
+        count += 1
+        for k in range(indptr[u], indptr[u + 1]):
+            a = out_links[k]
+            if in_bush[a]:
+                v = term[a]
+                indeg[v] -= 1
+                if indeg[v] == 0:
+                    stack[top] = v
+                    top += 1
+    return count
+
+
+@njit(cache=True)
+def _bush_labels(
+    order,
+    count,
+    in_bush,
+    xo,
+    bs_indptr,
+    bs_links,
+    init,
+    cost,
+    n,
+    lmin,
+    pmin,
+    lmax,
+    pmax,
+    used_only,
+):
+    """Min and max path labels over the bush in topological order.
+
+    ``lmin``/``pmin``: shortest path cost and the link into each node over all bush links.
+    ``lmax``/``pmax``: longest path cost over bush links (``used_only``: only links that carry
+    the origin's flow; nodes without a used incoming link get ``-inf`` and ``pmax = -1``).
+    """
+    for k in range(count):
+        v = order[k]
+        lmin[v] = INF
+        pmin[v] = -1
+        lmax[v] = -INF
+        pmax[v] = -1
+    o = order[0]
+    lmin[o] = 0.0
+    lmax[o] = 0.0
+    for k in range(1, count):
+        v = order[k]
+        for q in range(bs_indptr[v], bs_indptr[v + 1]):
+            a = bs_links[q]
+            if not in_bush[a]:
+                continue
+            u = init[a]
+            c = cost[a]
+            d = lmin[u] + c
+            if d < lmin[v]:
+                lmin[v] = d
+                pmin[v] = a
+            if used_only and xo[a] <= 0.0:
+                continue
+            if lmax[u] == -INF:
+                continue
+            d = lmax[u] + c
+            if d > lmax[v]:
+                lmax[v] = d
+                pmax[v] = a
+
+
+@njit(cache=True)
+def bush_init(
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    init,
+    term,
+    cost,
+    no_thru,
+    xo,
+    in_bush,
+):
+    """Start every bush as the origin's shortest-path tree and load its trips on it."""
+    n = no_thru.shape[0]
+    dist = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    node_flow = np.zeros(n)
+    for r in range(origins.shape[0]):
+        cnt = shortest_path_tree(
+            origins[r], indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+        )
+        for a in range(init.shape[0]):
+            xo[r, a] = 0.0
+            in_bush[r, a] = 0
+        for k in range(1, cnt):
+            in_bush[r, pred[order[k]]] = 1
+        lo, hi = od_indptr[r], od_indptr[r + 1]
+        _load_tree(od_dest[lo:hi], od_trips[lo:hi], init, pred, order, cnt, node_flow, xo[r])
+
+
+@njit(cache=True)
+def _shift(
+    j,
+    origin,
+    pmin,
+    pmax,
+    init,
+    xo_r,
+    x,
+    cost,
+    fft,
+    alpha,
+    beta,
+    cap,
+    const,
+    mark,
+    seg_min,
+    seg_max,
+    tol,
+):
+    """Move flow from the longest used path to the shortest path ending at node ``j``.
+
+    Both paths are traced back to their last common node; the Newton step
+    ``(C_max - C_min) / sum of derivatives`` is capped by the least origin flow on the long
+    segment. Link costs on both segments are updated. Returns the cost difference found.
+    """
+    # mark the min path back to the origin
+    v = j
+    while v != origin:
+        mark[v] = 1
+        v = init[pmin[v]]
+    mark[origin] = 1
+    # trace the max path until it meets a marked node: the divergence node
+    nmax = 0
+    v = j
+    cmax = 0.0
+    dsum = 0.0
+    while True:
+        a = pmax[v]
+        seg_max[nmax] = a
+        nmax += 1
+        cmax += cost[a]
+        dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+        v = init[a]
+        if mark[v]:
+            break
+    div = v
+    # unmark and collect the min segment from j back to the divergence node
+    nmin = 0
+    cmin = 0.0
+    v = j
+    while v != div:
+        a = pmin[v]
+        seg_min[nmin] = a
+        nmin += 1
+        cmin += cost[a]
+        dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+        v = init[a]
+    v = j
+    while v != origin:
+        mark[v] = 0
+        v = init[pmin[v]]
+    mark[origin] = 0
+    diff = cmax - cmin
+    if diff <= tol:
+        return 0.0
+    cap_flow = INF
+    for k in range(nmax):
+        f = xo_r[seg_max[k]]
+        if f < cap_flow:
+            cap_flow = f
+    if cap_flow <= 0.0:
+        return diff
+    if dsum == INF:
+        # a link with power below 1 at zero flow: move a small share and let the next pass adapt
+        step = 0.01 * cap_flow
+    elif dsum <= 0.0:
+        step = cap_flow
+    else:
+        step = diff / dsum
+        if step > cap_flow:
+            step = cap_flow
+    for k in range(nmax):
+        a = seg_max[k]
+        if step == cap_flow and xo_r[a] == cap_flow:
+            x[a] -= xo_r[a]
+            xo_r[a] = 0.0
+        else:
+            xo_r[a] -= step
+            x[a] -= step
+        if x[a] < 0.0:
+            x[a] = 0.0
+        cost[a] = _cost1(fft[a], alpha[a], beta[a], cap[a], const[a], x[a])
+    for k in range(nmin):
+        a = seg_min[k]
+        xo_r[a] += step
+        x[a] += step
+        cost[a] = _cost1(fft[a], alpha[a], beta[a], cap[a], const[a], x[a])
+    return diff
+
+
+@njit(cache=True)
+def bush_update(
+    origins,
+    indptr,
+    out_links,
+    bs_indptr,
+    bs_links,
+    init,
+    term,
+    no_thru,
+    link_open,
+    cost,
+    xo,
+    in_bush,
+    topo,
+    topo_count,
+):
+    """Prune every bush of unused links and add shortcut links; store topological orders.
+
+    A bush keeps the links that carry the origin's flow plus its shortest-path tree. A link
+    ``(i, j)`` is added when it shortens the path to ``j`` (``L_i + t < L_j``) and keeps
+    the bush acyclic: ``U_i < U_j`` for the longest-path labels ``U`` over the bush (every
+    bush link has ``U_i <= U_j``), or failing any such link, ``i`` before ``j`` in the
+    current topological order. Returns the number of links added.
+    """
+    n = no_thru.shape[0]
+    m = init.shape[0]
+    indeg = np.empty(n, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    lmin = np.empty(n)
+    lmax = np.empty(n)
+    pmin = np.empty(n, dtype=np.int64)
+    pmax = np.empty(n, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    total_added = 0
+    for r in range(origins.shape[0]):
+        o = origins[r]
+        xo_r = xo[r]
+        ib = in_bush[r]
+        order = topo[r]
+        cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
+        _bush_labels(
+            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
+        )
+        pruned = 0
+        for a in range(m):
+            if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
+                ib[a] = 0
+                xo_r[a] = 0.0
+                pruned += 1
+        if pruned:
+            _bush_labels(
+                order,
+                cnt,
+                ib,
+                xo_r,
+                bs_indptr,
+                bs_links,
+                init,
+                cost,
+                n,
+                lmin,
+                pmin,
+                lmax,
+                pmax,
+                False,
+            )
+        for k in range(n):
+            rank[k] = -1
+        for k in range(cnt):
+            rank[order[k]] = k
+        added = 0
+        for a in range(m):
+            if ib[a] or not link_open[a]:
+                continue
+            i = init[a]
+            j = term[a]
+            if rank[i] < 0 or j == o or (no_thru[i] and i != o):
+                continue
+            if lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14) and lmax[i] < lmax[j]:
+                ib[a] = 1
+                added += 1
+        if added == 0:
+            for a in range(m):
+                if ib[a] or not link_open[a]:
+                    continue
+                i = init[a]
+                j = term[a]
+                if rank[i] < 0 or j == o or (no_thru[i] and i != o):
+                    continue
+                if rank[i] < rank[j] and lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14):
+                    ib[a] = 1
+                    added += 1
+        if added or pruned:
+            cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
+        topo_count[r] = cnt
+        total_added += added
+    return total_added
+
+
+@njit(cache=True)
+def bush_shift(
+    origins,
+    bs_indptr,
+    bs_links,
+    init,
+    fft,
+    alpha,
+    beta,
+    cap,
+    const,
+    x,
+    cost,
+    xo,
+    in_bush,
+    topo,
+    topo_count,
+    tol_rel,
+):
+    """One flow-shifting pass over every bush (Dial's Newton step, last node first).
+
+    For each node whose longest used path costs more than its shortest bush path (by more
+    than ``tol_rel`` of the path cost), flow moves between the two segments from their
+    divergence node. ``x`` and ``cost`` are updated as flow moves. Returns the largest
+    cost difference seen.
+    """
+    n = init.shape[0] * 0 + topo.shape[1]
+    lmin = np.empty(n)
+    lmax = np.empty(n)
+    pmin = np.empty(n, dtype=np.int64)
+    pmax = np.empty(n, dtype=np.int64)
+    mark = np.zeros(n, dtype=np.uint8)
+    seg_min = np.empty(n, dtype=np.int64)
+    seg_max = np.empty(n, dtype=np.int64)
+    worst = 0.0
+    for r in range(origins.shape[0]):
+        o = origins[r]
+        xo_r = xo[r]
+        ib = in_bush[r]
+        order = topo[r]
+        cnt = topo_count[r]
+        _bush_labels(
+            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, True
+        )
+        for k in range(cnt - 1, 0, -1):
+            j = order[k]
+            if pmax[j] < 0:
+                continue
+            gap = lmax[j] - lmin[j]
+            if gap <= tol_rel * lmax[j]:
+                continue
+            d = _shift(
+                j,
+                o,
+                pmin,
+                pmax,
+                init,
+                xo_r,
+                x,
+                cost,
+                fft,
+                alpha,
+                beta,
+                cap,
+                const,
+                mark,
+                seg_min,
+                seg_max,
+                tol_rel * lmax[j],
+            )
+            if d > worst:
+                worst = d
+    return worst
+
+
+@njit(cache=True)
+def sum_origin_flows(xo, out):
+    """Total link flow as the sum of the origins' flows (removes drift)."""
+    nr, m = xo.shape
+    for a in range(m):
+        out[a] = 0.0
+    for r in range(nr):
+        for a in range(m):
+            out[a] += xo[r, a]
+
+
+_WARM = False
+
+
+def warmup() -> None:
+    """Compile (or load from the cache) every kernel on a tiny network, once per process.
+
+    Called before a solve starts its clock, so that reported times exclude compilation.
+    """
+    global _WARM
+    if _WARM:
+        return
+    i64 = np.int64
+    init = np.array([0, 0, 1, 2], dtype=i64)
+    term = np.array([1, 2, 3, 3], dtype=i64)
+    fs_indptr = np.array([0, 2, 3, 4, 4], dtype=i64)
+    fs_links = np.array([0, 1, 2, 3], dtype=i64)
+    bs_indptr = np.array([0, 0, 1, 2, 4], dtype=i64)
+    bs_links = np.array([0, 1, 2, 3], dtype=i64)
+    one = np.ones(4)
+    zero = np.zeros(4)
+    beta = np.full(4, 4.0)
+    no_thru = np.zeros(4, dtype=np.uint8)
+    link_open = np.ones(4, dtype=np.uint8)
+    origins = np.array([0], dtype=i64)
+    od_indptr = np.array([0, 1], dtype=i64)
+    od_dest = np.array([3], dtype=i64)
+    od_trips = np.array([2.0])
+    x = np.zeros(4)
+    cost = np.empty(4)
+    link_costs(one, one, beta, one, zero, x, cost)
+    link_derivatives(one, one, beta, one, x, np.empty(4))
+    beckmann(one, one, beta, one, zero, x)
+    y = np.empty(4)
+    all_or_nothing(
+        origins,
+        od_indptr,
+        od_dest,
+        od_trips,
+        fs_indptr,
+        fs_links,
+        init,
+        term,
+        cost,
+        no_thru,
+        y,
+        threads(),
+    )
+    sptt_only(
+        origins, od_indptr, od_dest, od_trips, fs_indptr, fs_links, term, cost, no_thru, threads()
+    )
+    distances_from(origins, fs_indptr, fs_links, term, cost, no_thru, np.empty((1, 4)))
+    d = y - x
+    line_search(one, one, beta, one, zero, x, d, 1.0, 1e-12)
+    conjugate_weights(one, one, beta, one, x, y, y, y, 0.5, False)
+    conjugate_weights(one, one, beta, one, x, y, y, y, 0.5, True)
+    xo = np.zeros((1, 4))
+    ib = np.zeros((1, 4), dtype=np.uint8)
+    bush_init(
+        origins,
+        od_indptr,
+        od_dest,
+        od_trips,
+        fs_indptr,
+        fs_links,
+        init,
+        term,
+        cost,
+        no_thru,
+        xo,
+        ib,
+    )
+    sum_origin_flows(xo, x)
+    link_costs(one, one, beta, one, zero, x, cost)
+    topo = np.empty((1, 4), dtype=i64)
+    tc = np.zeros(1, dtype=i64)
+    bush_update(
+        origins,
+        fs_indptr,
+        fs_links,
+        bs_indptr,
+        bs_links,
+        init,
+        term,
+        no_thru,
+        link_open,
+        cost,
+        xo,
+        ib,
+        topo,
+        tc,
+    )
+    bush_shift(
+        origins,
+        bs_indptr,
+        bs_links,
+        init,
+        one,
+        one,
+        beta,
+        one,
+        zero,
+        x,
+        cost,
+        xo,
+        ib,
+        topo,
+        tc,
+        1e-12,
+    )
+    _WARM = True
