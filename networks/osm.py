@@ -35,8 +35,9 @@ otherwise.
 the OSM way ids the link was built from), ``geometry`` (shapely LineStrings in the network
 CRS, from tail to head), ``name`` and ``ref`` (strings, ``""`` when untagged); and per
 network: ``boundary`` (the study area, a shapely polygon in the network CRS), ``profile``,
-``source`` (a description), ``source_path`` (for files), ``consolidated_nodes`` and
-``lonlat_crs`` facts for drawing.
+``source`` (a description), ``source_path`` (for files), ``consolidated_nodes`` (new id ->
+member OSM ids), ``consolidation_tolerance_m``, ``raw_nodes`` (drivable OSM nodes read) and
+``dropped_nodes`` (nodes outside the largest strongly connected component).
 
 Errors: files of the wrong format, truncated or corrupt files raise
 :class:`networks.errors.FileFormatError`; a malformed bounding box
@@ -740,6 +741,7 @@ def graph_to_network(
     # 5: complex intersections
     members: dict[int, tuple[int, ...]] = {}
     if consolidate and len(H) > 1 and not H.graph.get("consolidated"):
+        # dead_ends=True keeps dead-end streets (osmnx's default would delete them)
         H = ox.consolidate_intersections(
             H, tolerance=float(tolerance), rebuild_graph=True, dead_ends=True
         )

@@ -527,8 +527,9 @@ def _activity(
                     inside = shapely.contains_xy(poly, xy[:, 0], xy[:, 1]) & (zone_of < 0)
                     zone_of[inside] = k
             else:
-                d2 = ((xy[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-                zone_of = np.argmin(d2, axis=1)
+                from scipy.spatial import cKDTree
+
+                zone_of = cKDTree(centers).query(xy)[1].astype(np.int64)
             ok = zone_of >= 0
             act = np.bincount(zone_of[ok], weights=area[ok], minlength=z) / BUILDING_AREA_UNIT_M2
             bare = int(np.sum(act <= 0))
@@ -798,7 +799,7 @@ def find_gateways(
         chosen = sorted(best.values())
         pick = np.array([c[2] for c in chosen], dtype=np.int64)
         pdist = np.array([c[0] for c in chosen])
-        log.warning(
+        log.info(
             "%s: no %s node within %.0f m of the study-area boundary; using each road's "
             "node nearest it (%s m)",
             network.name,
