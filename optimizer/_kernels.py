@@ -625,8 +625,47 @@ def _shift(
 
 
 @njit(cache=True)
+def _rectify(order, cnt, ib, xo_r, bs_indptr, bs_links, init, pmin, node_flow, dests, trips):
+    """Restore exact flow conservation on a bush, keeping each node's approach shares.
+
+    Node flows are loaded from the origin's trips and pushed back in reverse topological
+    order; a node's flow is split over its incoming bush links in proportion to their
+    current flows (all of it on the shortest approach when they carry none). Floating-point
+    residue on links into nodes that carry no flow becomes exactly zero.
+    """
+    for k in range(cnt):
+        node_flow[order[k]] = 0.0
+    for k in range(dests.shape[0]):
+        node_flow[dests[k]] += trips[k]
+    for k in range(cnt - 1, 0, -1):
+        v = order[k]
+        f = node_flow[v]
+        tot = 0.0
+        for q in range(bs_indptr[v], bs_indptr[v + 1]):
+            a = bs_links[q]
+            if ib[a]:
+                tot += xo_r[a]
+        for q in range(bs_indptr[v], bs_indptr[v + 1]):
+            a = bs_links[q]
+            if ib[a]:
+                if f <= 0.0:
+                    xo_r[a] = 0.0
+                elif tot > 0.0:
+                    xo_r[a] = f * (xo_r[a] / tot)
+                    node_flow[init[a]] += xo_r[a]
+                elif a == pmin[v]:
+                    xo_r[a] = f
+                    node_flow[init[a]] += f
+                else:
+                    xo_r[a] = 0.0
+
+
+@njit(cache=True)
 def bush_update(
     origins,
+    od_indptr,
+    od_dest,
+    od_trips,
     indptr,
     out_links,
     bs_indptr,
@@ -658,6 +697,7 @@ def bush_update(
     pmin = np.empty(n, dtype=np.int64)
     pmax = np.empty(n, dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)
+    node_flow = np.zeros(n)
     total_added = 0
     for r in range(origins.shape[0]):
         o = origins[r]
@@ -668,6 +708,9 @@ def bush_update(
         _bush_labels(
             order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
         )
+        lo, hi = od_indptr[r], od_indptr[r + 1]
+        _rectify(order, cnt, ib, xo_r, bs_indptr, bs_links, init, pmin, node_flow,
+                 od_dest[lo:hi], od_trips[lo:hi])
         pruned = 0
         for a in range(m):
             if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
@@ -887,6 +930,9 @@ def warmup() -> None:
     tc = np.zeros(1, dtype=i64)
     bush_update(
         origins,
+        od_indptr,
+        od_dest,
+        od_trips,
         fs_indptr,
         fs_links,
         bs_indptr,

@@ -403,7 +403,7 @@ def _solve_fw(prob: _Problem, method: str, mon: _Monitor, x0: np.ndarray | None)
         have = min(have + 1, 2)
 
 
-def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: int = 20):
+def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: int = 10):
     m, nr = prob.m, len(prob.origins)
     cost = prob.costs(np.zeros(m))
     if warm is not None and warm.xo is not None:
@@ -444,6 +444,9 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
         tol = min(1e-3, max(gap * 1e-2, 1e-16))
         K.bush_update(
             prob.origins,
+            prob.od_indptr,
+            prob.od_dest,
+            prob.od_trips,
             prob.fs_indptr,
             prob.fs_links,
             prob.bs_indptr,
@@ -458,6 +461,8 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
             topo,
             topo_count,
         )
+        K.sum_origin_flows(xo, x)
+        prob.costs(x, cost)
         for _ in range(inner):
             K.bush_shift(
                 prob.origins,
