@@ -6,15 +6,21 @@
 from .datasets import available, fetch, load, load_tntp
 from .demand import Demand
 from .errors import (
+    BoundingBoxError,
     DatasetNotFoundError,
     FileFormatError,
     InvalidDemandError,
     InvalidNetworkError,
+    NoDrivableRoadsError,
+    OSMQueryError,
+    PlaceNotFoundError,
     RoadoptError,
 )
 from .network import CandidateLinks, Network, Units
+from .sources import Study, open_study
 
 __all__ = [
+    "BoundingBoxError",
     "CandidateLinks",
     "DatasetNotFoundError",
     "Demand",
@@ -22,10 +28,15 @@ __all__ = [
     "InvalidDemandError",
     "InvalidNetworkError",
     "Network",
+    "NoDrivableRoadsError",
+    "OSMQueryError",
+    "PlaceNotFoundError",
     "RoadoptError",
+    "Study",
     "Units",
     "available",
     "fetch",
     "load",
     "load_tntp",
+    "open_study",
 ]

@@ -10,10 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "BoundingBoxError",
     "DatasetNotFoundError",
     "FileFormatError",
     "InvalidDemandError",
     "InvalidNetworkError",
+    "NoDrivableRoadsError",
+    "OSMQueryError",
+    "PlaceNotFoundError",
     "RoadoptError",
 ]
 
@@ -64,3 +68,19 @@ class FileFormatError(RoadoptError, ValueError):
         where = self.path if line is None else f"{self.path}, line {line}"
         what = message if field is None else f"field '{field}': {message}"
         super().__init__(f"{where}: {what}")
+
+
+class OSMQueryError(RoadoptError, ValueError):
+    """An OpenStreetMap request that cannot be answered (download failed, bad query)."""
+
+
+class PlaceNotFoundError(OSMQueryError):
+    """A place name that the geocoder (Nominatim, through osmnx) cannot resolve to an area."""
+
+
+class NoDrivableRoadsError(OSMQueryError):
+    """An area or file that holds no drivable road of the profile's classes."""
+
+
+class BoundingBoxError(OSMQueryError):
+    """A bounding box that is not ``(west, south, east, north)`` in degrees."""

@@ -66,7 +66,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FileFormatError, RoadoptError
+from .errors import (
+    BoundingBoxError,
+    FileFormatError,
+    NoDrivableRoadsError,
+    OSMQueryError,
+    PlaceNotFoundError,
+)
 from .network import OSM_UNITS, Network
 
 __all__ = [
@@ -103,23 +109,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------- errors
-class OSMQueryError(RoadoptError, ValueError):
-    """An OpenStreetMap request that cannot be answered (download failed, bad query)."""
-
-
-class PlaceNotFoundError(OSMQueryError):
-    """A place name that the geocoder (Nominatim, through osmnx) cannot resolve to an area."""
-
-
-class NoDrivableRoadsError(OSMQueryError):
-    """An area or file that holds no drivable road of the profile's classes."""
-
-
-class BoundingBoxError(OSMQueryError):
-    """A bounding box that is not ``(west, south, east, north)`` in degrees."""
 
 
 # ---------------------------------------------------------------------- road classes

@@ -55,24 +55,72 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
         metavar="NETWORK",
         help="an existing network file or a dataset name (default: the built-in example)",
     )
-    p.add_argument("--trips", metavar="FILE", help="OD trips file (default: by naming rule)")
+    p.add_argument(
+        "--trips",
+        metavar="FILE",
+        help="TNTP trips file (default: by the _net/_trips naming rule); for an "
+        "OSM area, an OD matrix CSV origin,destination,trips (with --od-period)",
+    )
+    g = p.add_argument_group("OpenStreetMap")
+    g.add_argument(
+        "--place",
+        metavar="NAME",
+        help='download a place, e.g. "Ziliujing '
+        'District, Zigong, Sichuan, China" (needs the internet)',
+    )
+    g.add_argument("--bbox", metavar="W,S,E,N", help="download a bounding box in degrees")
+    g.add_argument(
+        "--profile",
+        default="generic",
+        choices=("generic", "china", "china-mountain"),
+        help="road-class defaults (default: generic)",
+    )
+    g.add_argument(
+        "--zones",
+        type=int,
+        metavar="N",
+        help="number of internal zones (default: by network size)",
+    )
+    g.add_argument("--od-period", metavar="TEXT", help="the period a --trips OD CSV covers")
+    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.add_argument(
+        "--crs",
+        metavar="EPSG:XXXX",
+        help="CRS of a TNTP network's node coordinates, for GeoPackage output",
+    )
 
 
-def open_network(source: str | None, trips: str | None = None, *, need_demand: bool = True):
-    """Resolve the CLI's NETWORK argument: nothing (built-in), a file, or a dataset name."""
-    from networks import datasets, synthetic
+def open_network(args: argparse.Namespace, *, need_demand: bool = True):
+    """Resolve the CLI's network options into a :class:`networks.Study`."""
+    from networks import open_study
 
-    if source is None:
-        if trips is not None:
-            raise UsageError("--trips needs a NETWORK")
-        return synthetic.grid(6, 6, seed=0)
-    net, demand = datasets.load(source, trips=trips)
-    if demand is None and need_demand:
+    bbox = None
+    if getattr(args, "bbox", None):
+        try:
+            bbox = tuple(float(v) for v in args.bbox.split(","))
+        except ValueError:
+            raise UsageError(
+                f"--bbox {args.bbox}: give four numbers west,south,east,north"
+            ) from None
+        if len(bbox) != 4:
+            raise UsageError(f"--bbox {args.bbox}: give four numbers west,south,east,north")
+    study = open_study(
+        args.network,
+        trips=args.trips,
+        place=getattr(args, "place", None),
+        bbox=bbox,
+        profile=getattr(args, "profile", "generic"),
+        n_zones=getattr(args, "zones", None),
+        od_period=getattr(args, "od_period", None),
+        seed=getattr(args, "seed", 0),
+        crs=getattr(args, "crs", None),
+    )
+    if study.demand is None and need_demand:
         raise UsageError(
-            f"no trips file found for {source} by the _net/_trips naming rule; "
+            f"no trips file found for {args.network} by the _net/_trips naming rule; "
             "give one with --trips FILE"
         )
-    return net, demand
+    return study
 
 
 def _emit_json(obj: Any, path: str | None) -> None:
@@ -97,7 +145,8 @@ def _json_default(o: Any) -> Any:
 
 # ---------------------------------------------------------------------- commands
 def cmd_info(args: argparse.Namespace) -> int:
-    net, demand = open_network(args.network, args.trips, need_demand=False)
+    study = open_network(args, need_demand=False)
+    net, demand = study.network, study.demand
     info: dict[str, Any] = {"network": net.summary()}
     warnings: list[str] = []
     if demand is not None:
@@ -165,12 +214,45 @@ def write_link_table(net, result, path: str) -> None:
             )
 
 
+def flow_columns(net, result) -> dict[str, Any]:
+    """Per-link result columns for tables and maps."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vc = np.where(net.capacity > 0, result.flow / net.capacity, np.nan)
+    cols: dict[str, Any] = {
+        "flow": result.flow,
+        "cost": result.cost,
+        "volume_capacity": vc,
+        "capacity": net.capacity,
+        "free_flow_time": net.free_flow_time,
+        "length": net.length,
+        "road_class": net.road_class.astype(str),
+        "lanes": net.lanes,
+    }
+    ways = net.extra.get("osm_way_ids")
+    if ways is not None:
+        cols["osm_way_ids"] = [
+            ";".join(str(w) for w in (v if isinstance(v, (tuple, list)) else [v])) for v in ways
+        ]
+    return cols
+
+
+def write_flow_layer(net, result, path: str) -> None:
+    """Links with flows, costs and volume/capacity as GeoPackage, GeoJSON or CSV."""
+    from networks.export import links_frame, write_frame
+
+    geometry = not path.lower().endswith(".csv")
+    write_frame(
+        links_frame(net, flow_columns(net, result), geometry=geometry), path, layer="links"
+    )
+
+
 def cmd_assign(args: argparse.Namespace) -> int:
     from .assignment import assign
 
-    if args.out and not args.out.lower().endswith(".csv"):
-        raise UsageError(f"--out {args.out}: write flows to a .csv file")
-    net, demand = open_network(args.network, args.trips)
+    if args.out and not args.out.lower().endswith((".csv", ".gpkg", ".geojson", ".json")):
+        raise UsageError(f"--out {args.out}: write flows to a .csv, .gpkg or .geojson file")
+    study = open_network(args)
+    net, demand = study.network, study.demand
     readme = net.extra.get("readme_factors")
     if readme and args.toll_factor is None and args.distance_factor is None:
         log.warning("note: %s", readme)
@@ -186,7 +268,10 @@ def cmd_assign(args: argparse.Namespace) -> int:
         on_disconnected="drop" if args.drop_disconnected else "raise",
     )
     if args.out:
-        write_link_table(net, result, args.out)
+        if args.out.lower().endswith(".csv") and "osm_way_ids" not in net.extra:
+            write_link_table(net, result, args.out)
+        else:
+            write_flow_layer(net, result, args.out)
     summary = {
         "network": net.name,
         **result.summary(),
@@ -292,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop trips between zones no path joins (with a warning)",
     )
-    p.add_argument("--out", metavar="FLOWS", help="write link flows and costs (.csv)")
+    p.add_argument(
+        "--out",
+        metavar="FLOWS",
+        help="write link flows and costs (.csv, .gpkg "
+        "or .geojson; geometry needs node coordinates and a CRS)",
+    )
     p.add_argument("--summary", metavar="SUMMARY.json", help="write a JSON summary")
     _add_common(p)
     p.set_defaults(func=cmd_assign)
@@ -311,7 +401,7 @@ def _version() -> str:
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
-    for noisy in ("numba", "matplotlib", "urllib3", "fiona", "pyogrio", "PIL"):
+    for noisy in ("numba", "matplotlib", "urllib3", "fiona", "pyogrio", "PIL", "pyrosm", "osmnx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -82,3 +82,24 @@ def test_assign_error_leaves_no_output(tmp_path):
     r = run("assign", str(bad), "--trips", str(bad), "--out", str(tmp_path / "x.csv"))
     assert r.returncode == 1 and "no <END OF METADATA>" in r.stderr
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_assign_osm_file_to_geopackage(data_dir, tmp_path):
+    import geopandas as gpd
+
+    out = tmp_path / "wo.gpkg"
+    code = main(["assign", str(data_dir / "osm" / "West-Oakland.osm.bz2"), "--gap", "1e-6",
+                 "--out", str(out), "-q"])
+    assert code == 0
+    g = gpd.read_file(out)
+    assert g.crs.to_epsg() == 32610 and len(g) > 0 and g.geometry.notna().all()
+    assert {"link_id", "init_node", "term_node", "flow", "cost", "volume_capacity",
+            "road_class", "osm_way_ids"} <= set(g.columns)
+    assert (g["flow"] >= 0).all() and g["flow"].sum() > 0
+
+
+def test_tntp_geopackage_needs_a_crs(data_dir, tmp_path):
+    out = tmp_path / "b.gpkg"
+    r = run("assign", "Berlin-Friedrichshain", "--out", str(out))
+    assert r.returncode == 1 and "--crs" in r.stderr and not out.exists()
+    assert main(["assign", "SiouxFalls", "--out", str(tmp_path / "sf.geojson"), "-q"]) == 0

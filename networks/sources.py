@@ -1,0 +1,177 @@
+"""One entry point for every network source: built-in town, files, datasets, OSM queries.
+
+:func:`open_study` turns what a user names (nothing, a file, a dataset name, a place, a
+bounding box) into a :class:`Study`: the network, its demand and, for OpenStreetMap areas,
+the zones and gateways the demand was built from. The CLI, scenario files and notebooks all
+go through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .demand import Demand
+from .network import Network
+
+__all__ = ["OSM_SUFFIXES", "Study", "is_osm_file", "open_study"]
+
+log = logging.getLogger(__name__)
+
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".xml", ".osm.pbf", ".pbf", ".graphml")
+
+#: The built-in town's gateways sit on its motorway and secondary roads: the motorway alone
+#: leaves the area at one point only.
+BUILTIN_GATEWAY_CLASSES = ("motorway", "motorway_link", "trunk", "primary", "secondary")
+
+
+@dataclass(frozen=True, eq=False)
+class Study:
+    """A network with its demand, and how they were made.
+
+    Attributes
+    ----------
+    network : Network
+    demand : Demand or None
+        None only for a TNTP network without a trips file.
+    model : DemandModel or None
+        Zones, gateways and gravity details when the demand was synthesised (OSM areas).
+    source : str
+        What was opened, in words.
+    meta : dict
+        Options used (profile, seed, zone count, ...), for reports and reruns.
+    """
+
+    network: Network
+    demand: Demand | None
+    model: Any = None
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def is_osm_file(path: str | Path) -> bool:
+    """Whether a path names an OpenStreetMap file by its extension."""
+    return str(path).lower().endswith(OSM_SUFFIXES)
+
+
+def open_study(
+    source: str | Path | None = None,
+    *,
+    trips: str | Path | None = None,
+    place: str | None = None,
+    bbox: Any = None,
+    polygon: Any = None,
+    profile: str = "generic",
+    n_zones: int | None = None,
+    zones: Any = None,
+    gateways: Any = None,
+    gateway_classes: Any = None,
+    od_period: str | None = None,
+    seed: int = 0,
+    crs: str | None = None,
+) -> Study:
+    """Open a network and its demand from whatever the user names.
+
+    Parameters
+    ----------
+    source
+        None for the built-in town; else an existing file (TNTP net file or network-design
+        instance; OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz``/``.osm.pbf``/``.graphml``)
+        or a dataset name (:mod:`networks.datasets`), in that order.
+    trips
+        TNTP: a trips file overriding the naming rule. OSM: a user's OD matrix CSV
+        (``origin,destination,trips`` over the zones and gateways), with ``od_period``.
+    place, bbox, polygon
+        An OpenStreetMap area to download (needs the internet): a place name, a
+        ``(west, south, east, north)`` box in degrees, or a polygon.
+    profile
+        Road-class defaults for OSM: ``"generic"``, ``"china"`` or ``"china-mountain"``.
+    n_zones, zones, gateways, gateway_classes, seed
+        Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`).
+    crs
+        Coordinate system of a TNTP network's node coordinates, when its files don't say.
+    """
+    given = [x is not None for x in (source, place, bbox, polygon)]
+    if sum(given) > 1:
+        raise ValueError("name one network source: a NETWORK, a place, a bbox or a polygon")
+    meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
+    if place is not None or bbox is not None or polygon is not None:
+        from . import osm
+
+        if place is not None:
+            net = osm.from_place(place, profile=profile)
+            what = f"OpenStreetMap place {place!r}"
+        elif bbox is not None:
+            net = osm.from_bbox(bbox, profile=profile)
+            what = f"OpenStreetMap bbox {tuple(bbox)}"
+        else:
+            net = osm.from_polygon(polygon, profile=profile)
+            what = "OpenStreetMap polygon"
+        return _osm_study(
+            net, what, trips, n_zones, zones, gateways, gateway_classes, od_period, seed, meta
+        )
+    if source is None:
+        from . import osm
+
+        net = osm.builtin_town(profile=profile)
+        classes = gateway_classes or BUILTIN_GATEWAY_CLASSES
+        return _osm_study(
+            net,
+            "built-in town (pyrosm test_pbf)",
+            trips,
+            n_zones,
+            zones,
+            gateways,
+            classes,
+            od_period,
+            seed,
+            meta,
+        )
+    p = Path(source)
+    if p.exists() and is_osm_file(p):
+        from . import osm
+
+        net = osm.from_file(p, profile=profile)
+        return _osm_study(
+            net,
+            f"OpenStreetMap file {p}",
+            trips,
+            n_zones,
+            zones,
+            gateways,
+            gateway_classes,
+            od_period,
+            seed,
+            meta,
+        )
+    from . import datasets
+
+    net, demand = datasets.load(source, trips=trips)
+    if crs is not None:
+        net = net.replace(crs=crs, validate=False)
+    return Study(net, demand, None, f"TNTP {source}", meta)
+
+
+def _osm_study(net, what, od, n_zones, zones, gateways, gateway_classes, od_period, seed, meta):
+    from . import zoning
+
+    kw: dict[str, Any] = {"n_zones": n_zones, "seed": seed, "zones": zones, "gateways": gateways}
+    if gateway_classes is not None:
+        kw["gateway_classes"] = list(gateway_classes)
+    if od is not None:
+        if od_period is None:
+            raise ValueError(
+                f"{od}: say which period the OD matrix covers (od_period, CLI "
+                "--od-period, e.g. 'peak hour')"
+            )
+        kw["od"] = od
+        kw["od_period"] = od_period
+    model = zoning.demand_model(net, **kw)
+    meta = {
+        **meta,
+        "zones": int(model.zones.zone_ids.shape[0]),
+        "gateways": int(model.gateways.node_ids.shape[0]),
+    }
+    return Study(net, model.demand, model, what, meta)
