@@ -639,7 +639,7 @@ def assign(
         link_open,
         *(bush_state if bush_state is not None else (None, None)),
     )
-    log.info(
+    log.debug(
         "%s: %s after %d iterations, relative gap %.3e, %.3f s", name, status, it, gap, seconds
     )
     return AssignmentResult(

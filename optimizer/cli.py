@@ -23,6 +23,13 @@ from .errors import UsageError
 log = logging.getLogger("roadopt")
 
 EXAMPLES = {
+    "optimize": """examples:
+  roadopt optimize                                 the built-in town, everything automatic
+  roadopt optimize town.osm.pbf --budget 50000 --weights internal=0.3,external=0.7
+  roadopt optimize SF_DNDP_10_1.txt --trips SiouxFalls_trips.tntp --budget-share 0.5 \\
+      --objective tstt --summary plan.json
+  roadopt optimize --place "Ziliujing District, Zigong, Sichuan, China" --profile china \\
+      --min-resilience 0.9 --time-limit 600 --out ziliujing""",
     "assign": """examples:
   roadopt assign                                   the built-in example
   roadopt assign SiouxFalls --gap 1e-10 --out flows.csv
@@ -295,6 +302,108 @@ def cmd_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fmt(v: Any, digits: int = 6) -> str:
+    if v is None:
+        return "-"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "-" if not np.isfinite(f) else f"{f:.{digits}g}"
+
+
+def print_plan_summary(run) -> None:
+    """A short human summary of a plan on stdout."""
+    plan, cs = run.plan, run.candidates
+    net = run.study.network
+    unit = cs.cost_unit
+    print(
+        f"network     {net.name}: {net.num_links} links, {len(cs)} candidate upgrades "
+        f"(total cost {_fmt(cs.total_cost)} {unit})"
+    )
+    print(
+        f"objective   {plan.objective_name}: {_fmt(plan.objective_before, 8)} -> "
+        f"{_fmt(plan.objective, 8)}  ({plan.status}, gap {_fmt(plan.gap, 3)}, "
+        f"lower bound {_fmt(plan.lower_bound, 8)})"
+    )
+    print(f"budget      {_fmt(plan.budget)} {unit}; plan cost {_fmt(plan.cost)} {unit}")
+    if not plan.selected:
+        print("chosen      nothing" + (f" ({plan.message})" if plan.message else ""))
+    for d in plan.selected_details:
+        print(
+            f"chosen      {d['id']}: {d.get('label', '')} (cost {_fmt(d['cost'])}, "
+            f"benefit/cost {_fmt(d.get('benefit_cost_ratio'), 3)})"
+        )
+    b, a = plan.metrics_before, plan.metrics_after
+    for key, what in (
+        ("internal", "internal connectivity"),
+        ("external", "external connectivity"),
+    ):
+        if key in a:
+            print(f"{what:22s} {_fmt(b.get(key))} -> {_fmt(a.get(key))} ({net.units.time})")
+    if "resilience" in a:
+        print(
+            f"{'resilience':22s} {_fmt(b.get('resilience'), 3)} -> {_fmt(a.get('resilience'), 3)}"
+        )
+    print(f"{'TSTT':22s} {_fmt(b.get('tstt'), 8)} -> {_fmt(a.get('tstt'), 8)}")
+    app = plan.appraisal
+    if app.get("benefit_cost_ratio") is not None:
+        print(
+            f"{'benefit/cost ratio':22s} {_fmt(app['benefit_cost_ratio'], 3)} "
+            f"(annual benefit {_fmt(app['annual_benefit'])})"
+        )
+    if plan.baseline:
+        print(
+            f"{'greedy baseline':22s} {_fmt(plan.baseline['objective'], 8)} "
+            f"(cost {_fmt(plan.baseline['cost'])})"
+        )
+    print(
+        f"equilibria  {plan.evaluations} solved, equilibrium gap "
+        f"{_fmt(a.get('relative_gap'), 3)}, {plan.seconds:.1f} s"
+    )
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from .outputs import prepare_out_dir, write_plan_outputs
+    from .pipeline import plan_study
+    from .search import Appraisal
+
+    out_dir = prepare_out_dir(args.out, overwrite=args.overwrite, key=_run_key(args))
+    study = open_network(args)
+    run = plan_study(
+        study,
+        candidates=args.candidates,
+        budget=args.budget,
+        budget_share=args.budget_share,
+        objective=args.objective,
+        weights=args.weights,
+        min_resilience=args.min_resilience,
+        method=args.method,
+        rgap=args.gap,
+        time_limit=args.time_limit,
+        max_candidates=args.max_candidates,
+        appraisal=Appraisal(value_of_time=args.value_of_time),
+        toll_factor=args.toll_factor or 0.0,
+        distance_factor=args.distance_factor or 0.0,
+        seed=args.seed,
+    )
+    write_plan_outputs(run, out_dir, settings=_run_key(args))
+    if args.summary:
+        from .outputs import plan_document
+
+        _emit_json(plan_document(run, settings=_run_key(args)), args.summary)
+    if not args.quiet:
+        print_plan_summary(run)
+        print(f"outputs     {out_dir}")
+    return 0
+
+
+def _run_key(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that define a run (an output folder holds one run)."""
+    skip = {"func", "verbose", "quiet", "overwrite", "out", "summary"}
+    return {k: v for k, v in sorted(vars(args).items()) if k not in skip}
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -386,6 +495,115 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", metavar="SUMMARY.json", help="write a JSON summary")
     _add_common(p)
     p.set_defaults(func=cmd_assign)
+
+    from .search import OBJECTIVES
+
+    p = sub.add_parser(
+        "optimize",
+        help="choose road upgrades within a budget",
+        description="Choose road upgrades (new links, widenings, class or "
+        "speed upgrades) that minimise an objective at user equilibrium "
+        "within a budget. Without NETWORK: the built-in town, automatic "
+        "candidates, the connectivity objective, 30% of the candidates' cost.",
+        epilog=EXAMPLES["optimize"],
+        formatter_class=_Formatter,
+    )
+    _add_network_args(p)
+    p.add_argument(
+        "--candidates",
+        metavar="FILE|auto",
+        default=None,
+        help="candidate upgrades: a CSV/GeoJSON file, or auto (generated for OSM "
+        "networks); default: the instance file's candidates, else auto",
+    )
+    b = p.add_mutually_exclusive_group()
+    b.add_argument("--budget", type=float, metavar="B", help="budget in the candidates' cost unit")
+    b.add_argument(
+        "--budget-share",
+        type=float,
+        metavar="S",
+        help="budget as a share of the "
+        "total cost of all candidates (default for generated candidates: 0.3)",
+    )
+    p.add_argument(
+        "--objective",
+        default="auto",
+        choices=("auto", *OBJECTIVES),
+        help="what to minimise (default: connectivity where there are gateways, else tstt)",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="W",
+        help="connectivity weights, e.g. internal=0.5,external=0.5[,resilience=10]",
+    )
+    p.add_argument(
+        "--min-resilience",
+        type=float,
+        metavar="R",
+        help="required share of "
+        "internal activity that keeps a gateway when any one link is closed",
+    )
+    p.add_argument(
+        "--method",
+        default="bnb",
+        choices=("bnb", "enumerate", "greedy"),
+        help="search method (default: bnb, exact branch and bound)",
+    )
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=1e-8,
+        metavar="G",
+        help="equilibrium relative gap for scoring plans (default: 1e-8)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="S",
+        help="search time limit in seconds; the best plan so far is returned with its proven gap",
+    )
+    p.add_argument(
+        "--max-candidates",
+        type=int,
+        default=12,
+        metavar="N",
+        help="number of generated candidates (default: 12)",
+    )
+    p.add_argument(
+        "--value-of-time",
+        type=float,
+        default=40.0,
+        metavar="V",
+        help="currency units per vehicle-hour for the money appraisal (default: 40)",
+    )
+    p.add_argument(
+        "--toll-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per toll unit (default 0)",
+    )
+    p.add_argument(
+        "--distance-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per length unit (default 0)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="roadopt-out",
+        help="output folder (default: ./roadopt-out)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder that holds a different run",
+    )
+    p.add_argument("--summary", metavar="PLAN.json", help="also write the plan document here")
+    _add_common(p)
+    p.set_defaults(func=cmd_optimize)
     return parser
 
 

@@ -128,3 +128,120 @@ class AssignmentResult:
             f"relative_gap={self.relative_gap:.3e}, objective={self.objective:.10g}, "
             f"iterations={self.iterations}, seconds={self.seconds:.3f})"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """The outcome of a network-design search.
+
+    Attributes
+    ----------
+    selected : tuple of str
+        Ids of the chosen candidates.
+    selected_details : list of dict
+        One JSON-ready row per chosen candidate (id, kind, cost, end nodes, benefit, ...).
+    cost : float
+        Total cost of the plan (the candidates' cost unit).
+    budget : float
+        The budget it had to respect.
+    objective_name : str
+        ``tstt`` or ``connectivity``.
+    objective, objective_before : float
+        Objective value with the plan and with no upgrade (lower is better).
+    lower_bound : float or None
+        A proven lower bound on the objective of every feasible plan, where the search
+        proved one.
+    gap : float or None
+        ``(objective - lower_bound) / objective``.
+    status : Status
+        ``optimal`` (the search closed within its tolerance) or ``feasible``.
+    evaluations : int
+        Equilibrium solves (user-equilibrium plans plus system-optimum bounds).
+    seconds : float
+        Wall time of the search.
+    metrics_before, metrics_after : dict
+        TSTT, connectivity (internal, external), resilience, equilibrium gap.
+    appraisal : dict
+        Money: annual benefit, present value, benefit/cost ratio of the plan.
+    baseline : dict or None
+        The benefit-per-cost greedy plan, for comparison.
+    message : str
+        Anything the user should know (for example: budget below the cheapest option).
+    plan : bool array
+        The plan as a vector over the candidate set.
+    network : Network
+        The network with the plan applied (closed links: ``closed``).
+    closed : bool array
+        Links of the extended network left unbuilt.
+    result, result_before : AssignmentResult
+        Equilibria with and without the plan.
+    history : list of dict
+        Incumbent and bound over time.
+    """
+
+    selected: tuple[str, ...]
+    selected_details: list[dict]
+    cost: float
+    budget: float
+    objective_name: str
+    objective: float
+    objective_before: float
+    lower_bound: float | None
+    gap: float | None
+    status: Status
+    evaluations: int
+    seconds: float
+    metrics_before: dict[str, Any]
+    metrics_after: dict[str, Any]
+    appraisal: dict[str, Any]
+    baseline: dict[str, Any] | None
+    message: str
+    plan: np.ndarray
+    network: Any = field(repr=False, default=None)
+    closed: np.ndarray | None = field(repr=False, default=None)
+    result: AssignmentResult | None = field(repr=False, default=None)
+    result_before: AssignmentResult | None = field(repr=False, default=None)
+    history: list[dict] = field(repr=False, default_factory=list)
+    settings: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The plan document (``plan.json``), JSON-ready."""
+        return {
+            "objective_name": self.objective_name,
+            "objective": _num(self.objective),
+            "objective_before": _num(self.objective_before),
+            "tstt": _num(self.metrics_after.get("tstt")),
+            "tstt_before": _num(self.metrics_before.get("tstt")),
+            "selected": self.selected_details,
+            "cost": float(self.cost),
+            "budget": float(self.budget),
+            "lower_bound": _num(self.lower_bound),
+            "gap": _num(self.gap),
+            "status": str(self.status),
+            "evaluations": int(self.evaluations),
+            "seconds": float(self.seconds),
+            "metrics_before": {k: _num(v) for k, v in self.metrics_before.items()},
+            "metrics_after": {k: _num(v) for k, v in self.metrics_after.items()},
+            "appraisal": {k: _num(v) for k, v in self.appraisal.items()},
+            "baseline": self.baseline,
+            "message": self.message,
+            "settings": self.settings,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(status={self.status!s}, selected={list(self.selected)}, cost={self.cost:.6g},"
+            f" objective={self.objective:.8g}, before={self.objective_before:.8g}, "
+            f"lower_bound={self.lower_bound}, evaluations={self.evaluations}, "
+            f"seconds={self.seconds:.2f})"
+        )
+
+
+def _num(v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return None if not np.isfinite(f) else f

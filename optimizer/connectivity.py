@@ -1,0 +1,204 @@
+"""Connectivity and resilience of towns, measured on travel times.
+
+Internal connectivity
+    Demand-weighted mean travel time between internal zones (the network's time unit,
+    minutes for OpenStreetMap networks): ``sum_ij d_ij tau_ij / sum_ij d_ij`` over
+    internal zones ``i != j``, where ``tau_ij`` is the shortest path time at the given
+    link costs (at equilibrium: what drivers experience).
+External connectivity
+    Activity-weighted mean travel time from each internal zone to its nearest gateway:
+    ``sum_i a_i min_g tau_ig / sum_i a_i``.
+Resilience
+    Share of internal activity that keeps a path to some gateway whatever single link is
+    closed: zone ``i`` counts when two link-disjoint paths lead from it to the gateway set
+    (Menger's theorem), found with two augmenting paths of a unit-capacity flow.
+
+All three are minimised in the optimizer (resilience as ``1 - R``); lower is better.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from networks.demand import Demand
+from networks.network import Network, forward_star
+
+from . import _kernels as K
+from .errors import UsageError
+
+__all__ = ["ZoneRoles", "connectivity", "resilience", "zone_roles"]
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneRoles:
+    """Internal zones and gateways as network node indices, with weights.
+
+    Attributes
+    ----------
+    internal_nodes : int64 array
+        Node index of each internal zone.
+    gateway_nodes : int64 array
+        Node index of each external gateway.
+    activity : float64 array
+        Weight of each internal zone (activity, else its trip ends).
+    internal_demand : float64 array (k, k)
+        Trips between internal zones (diagonal zero).
+    """
+
+    internal_nodes: np.ndarray
+    gateway_nodes: np.ndarray
+    activity: np.ndarray
+    internal_demand: np.ndarray
+
+
+def zone_roles(network: Network, demand: Demand, activity: np.ndarray | None = None) -> ZoneRoles:
+    """Split the demand's zones into internal zones and gateways.
+
+    Parameters
+    ----------
+    activity
+        Weight per internal zone (in the order of the demand's internal zones); default
+        the zone's trip ends (origins plus destinations).
+    """
+    nodes = network.node_indices(demand.zone_node_ids, what="zone node")
+    internal = np.asarray(demand.internal, dtype=bool)
+    mat = demand.dense()
+    sub = mat[np.ix_(internal, internal)].copy()
+    np.fill_diagonal(sub, 0.0)
+    if activity is None:
+        ends = mat.sum(axis=0) + mat.sum(axis=1) - 2 * np.diag(mat)
+        act = ends[internal]
+    else:
+        act = np.asarray(activity, dtype=np.float64)
+        if act.shape != (int(internal.sum()),):
+            raise UsageError("activity needs one value per internal zone")
+    if not np.isfinite(act).all() or act.sum() <= 0:
+        act = np.ones(int(internal.sum()))
+    return ZoneRoles(nodes[internal], nodes[~internal], act, sub)
+
+
+def _distances(
+    network: Network,
+    cost: np.ndarray,
+    sources: np.ndarray,
+    closed: np.ndarray | None,
+    *,
+    reverse: bool = False,
+) -> np.ndarray:
+    """Shortest path costs from ``sources`` (to them, with ``reverse``) over open links."""
+    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
+    tail = network.term if reverse else network.init
+    head = network.init if reverse else network.term
+    indptr, local = forward_star(tail[open_links], network.num_nodes)
+    out = np.empty((len(sources), network.num_nodes))
+    K.distances_from(
+        np.ascontiguousarray(sources, dtype=np.int64),
+        indptr,
+        np.ascontiguousarray(open_links[local]),
+        np.ascontiguousarray(head),
+        np.ascontiguousarray(cost, dtype=np.float64),
+        network.no_thru.astype(np.uint8),
+        out,
+    )
+    return out
+
+
+def connectivity(
+    network: Network, roles: ZoneRoles, cost: np.ndarray, closed: np.ndarray | None = None
+) -> dict[str, float]:
+    """Internal and external connectivity at the given link costs (time unit).
+
+    Returns ``internal`` (nan without internal trips), ``external`` (nan without gateways)
+    and ``unreachable`` (share of internal activity with no path to any gateway).
+    """
+    out = {"internal": float("nan"), "external": float("nan"), "unreachable": 0.0}
+    if roles.internal_nodes.size == 0:
+        return out
+    dist = _distances(network, cost, roles.internal_nodes, closed)
+    d = roles.internal_demand
+    if d.sum() > 0:
+        tau = dist[:, roles.internal_nodes]
+        ok = np.isfinite(tau) | (d == 0)
+        out["internal"] = (
+            float((d * np.where(ok, tau, 0.0)).sum() / d.sum()) if ok.all() else (float("inf"))
+        )
+    if roles.gateway_nodes.size:
+        nearest = dist[:, roles.gateway_nodes].min(axis=1)
+        reach = np.isfinite(nearest)
+        a = roles.activity
+        out["unreachable"] = float(a[~reach].sum() / a.sum())
+        out["external"] = (
+            float((a * nearest)[reach].sum() / a[reach].sum()) if reach.any() else (float("inf"))
+        )
+    return out
+
+
+def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = None) -> float:
+    """Share of internal activity with two link-disjoint paths to the gateways (0..1).
+
+    Nodes marked ``no_thru`` are not passed through. Without gateways the value is nan.
+    """
+    if roles.gateway_nodes.size == 0 or roles.internal_nodes.size == 0:
+        return float("nan")
+    n = network.num_nodes
+    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
+    init = network.init[open_links]
+    term = network.term[open_links]
+    m = open_links.size
+    # residual graph: forward arcs 0..m-1, reverse arcs m..2m-1; super sink n
+    sink = n
+    g_init = np.concatenate([init, term])
+    g_term = np.concatenate([term, init])
+    gate = np.zeros(n + 1, dtype=bool)
+    gate[roles.gateway_nodes] = True
+    indptr, arcs = forward_star(g_init, n + 1)
+    no_thru = network.no_thru
+    ok = 0.0
+    for z, a in zip(roles.internal_nodes.tolist(), roles.activity.tolist(), strict=True):
+        if gate[z]:
+            ok += a
+            continue
+        used = np.zeros(2 * m, dtype=np.int8)  # flow on forward arcs (reverse = residual)
+        paths = 0
+        for _ in range(2):
+            pred = np.full(n + 1, -2, dtype=np.int64)
+            pred[z] = -1
+            q = deque([z])
+            found = -1
+            while q and found < 0:
+                u = q.popleft()
+                if gate[u]:
+                    found = u
+                    break
+                if no_thru[u] and u != z:
+                    continue
+                for k in range(indptr[u], indptr[u + 1]):
+                    arc = arcs[k]
+                    if arc < m:
+                        if used[arc]:
+                            continue
+                    elif not used[arc - m]:
+                        continue
+                    v = g_term[arc]
+                    if pred[v] == -2:
+                        pred[v] = arc
+                        q.append(v)
+            if found < 0:
+                break
+            # a gateway may absorb any number of paths: stop at the first reached
+            v = found
+            while v != z:
+                arc = pred[v]
+                if arc < m:
+                    used[arc] = 1
+                else:
+                    used[arc - m] = 0
+                v = g_init[arc]
+            paths += 1
+        if paths >= 2:
+            ok += a
+    del sink
+    return float(ok / roles.activity.sum())
