@@ -9,6 +9,7 @@ go through it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ def open_study(
     od_period: str | None = None,
     seed: int = 0,
     crs: str | None = None,
+    demand_options: Mapping[str, Any] | None = None,
 ) -> Study:
     """Open a network and its demand from whatever the user names.
 
@@ -92,11 +94,15 @@ def open_study(
         Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`).
     crs
         Coordinate system of a TNTP network's node coordinates, when its files don't say.
+    demand_options
+        Further keywords of :func:`networks.zoning.demand_model` (``external_share``,
+        ``gateway_refs``, ``peak_hour_factor``, ...).
     """
     given = [x is not None for x in (source, place, bbox, polygon)]
     if sum(given) > 1:
         raise ValueError("name one network source: a NETWORK, a place, a bbox or a polygon")
     meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
+    opts = dict(demand_options or {})
     if place is not None or bbox is not None or polygon is not None:
         from . import osm
 
@@ -110,7 +116,17 @@ def open_study(
             net = osm.from_polygon(polygon, profile=profile)
             what = "OpenStreetMap polygon"
         return _osm_study(
-            net, what, trips, n_zones, zones, gateways, gateway_classes, od_period, seed, meta
+            net,
+            what,
+            trips,
+            n_zones,
+            zones,
+            gateways,
+            gateway_classes,
+            od_period,
+            seed,
+            meta,
+            opts,
         )
     if source is None:
         from . import osm
@@ -128,6 +144,7 @@ def open_study(
             od_period,
             seed,
             meta,
+            opts,
         )
     p = Path(source)
     if p.exists() and is_osm_file(p):
@@ -145,6 +162,7 @@ def open_study(
             od_period,
             seed,
             meta,
+            opts,
         )
     from . import datasets
 
@@ -154,10 +172,18 @@ def open_study(
     return Study(net, demand, None, f"TNTP {source}", meta)
 
 
-def _osm_study(net, what, od, n_zones, zones, gateways, gateway_classes, od_period, seed, meta):
+def _osm_study(
+    net, what, od, n_zones, zones, gateways, gateway_classes, od_period, seed, meta, opts
+):
     from . import zoning
 
-    kw: dict[str, Any] = {"n_zones": n_zones, "seed": seed, "zones": zones, "gateways": gateways}
+    kw: dict[str, Any] = {
+        "n_zones": n_zones,
+        "seed": seed,
+        "zones": zones,
+        "gateways": gateways,
+        **opts,
+    }
     if gateway_classes is not None:
         kw["gateway_classes"] = list(gateway_classes)
     if od is not None:

@@ -23,6 +23,17 @@ from .errors import UsageError
 log = logging.getLogger("roadopt")
 
 EXAMPLES = {
+    "run": """examples:
+  roadopt run town.toml                      run a scenario file
+  roadopt run ziliujing --out zlj            a bundled Zigong preset (needs the internet)
+
+A scenario file (TOML), paths relative to the file, ${VAR} expanded:
+  command = "optimize"
+  [network]
+  path = "${ROADOPT_DATA_DIR}/osm/West-Oakland.osm.bz2"
+  [optimize]
+  budget_share = 0.3
+  weights = { internal = 0.5, external = 0.5 }""",
     "optimize": """examples:
   roadopt optimize                                 the built-in town, everything automatic
   roadopt optimize town.osm.pbf --budget 50000 --weights internal=0.3,external=0.7
@@ -398,6 +409,25 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario, run_scenario
+
+    sc = load_scenario(args.scenario)
+    out = args.out if args.out is not None else sc.get("output", "dir", "roadopt-out")
+    result = run_scenario(sc, out=out, overwrite=args.overwrite)
+    if args.quiet:
+        return 0
+    if sc.command == "optimize":
+        print_plan_summary(result)
+    else:
+        print(
+            f"{sc.name}: {result.status}, relative gap {result.relative_gap:.3e}, "
+            f"objective {result.objective:.10g}, TSTT {result.tstt:.10g}"
+        )
+    print(f"outputs     {out}")
+    return 0
+
+
 def _run_key(args: argparse.Namespace) -> dict[str, Any]:
     """The options that define a run (an output folder holds one run)."""
     skip = {"func", "verbose", "quiet", "overwrite", "out", "summary"}
@@ -604,6 +634,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", metavar="PLAN.json", help="also write the plan document here")
     _add_common(p)
     p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser(
+        "run",
+        help="run a scenario file (TOML)",
+        description="Run the assignment or optimization a scenario file "
+        "describes; every output records the scenario and the version.",
+        epilog=EXAMPLES["run"],
+        formatter_class=_Formatter,
+    )
+    p.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help="a .toml scenario file or the name "
+        "of a bundled preset (ziliujing, daan, yantan, ...)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: the scenario's [output] dir, else ./roadopt-out)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder that holds a different run",
+    )
+    _add_common(p)
+    p.set_defaults(func=cmd_run)
     return parser
 
 
