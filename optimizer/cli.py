@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,19 @@ from .errors import UsageError
 log = logging.getLogger("roadopt")
 
 EXAMPLES = {
+    "batch": """examples:
+  roadopt batch demand.toml                        all cores, one process each
+  roadopt batch budgets.toml --executor dask --workers 4
+  roadopt batch big.toml --executor dask --scheduler tcp://10.0.0.5:8786
+
+A sweep file:
+  command = "assign"
+  [network]
+  path = "${ROADOPT_DATA_DIR}/tntp/SiouxFalls/SiouxFalls_net.tntp"
+  trips = "${ROADOPT_DATA_DIR}/tntp/SiouxFalls/SiouxFalls_trips.tntp"
+  [sweep]
+  demand_scale = [0.5, 0.75, 1.0, 1.25, 1.5]
+  method = ["fw", "bfw"]""",
     "run": """examples:
   roadopt run town.toml                      run a scenario file
   roadopt run ziliujing --out zlj            a bundled Zigong preset (needs the internet)
@@ -428,6 +442,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import load_sweep, run_batch
+
+    cases, _ = load_sweep(args.sweep)
+    out = args.out or str(Path(args.sweep).with_suffix(""))
+    log.info(
+        "batch: %d scenarios from %s into %s (%s executor)",
+        len(cases),
+        args.sweep,
+        out,
+        args.executor,
+    )
+    res = run_batch(
+        cases,
+        out,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        timeout=args.timeout,
+    )
+    if not args.quiet:
+        print(
+            f"batch       {res['scenarios']} scenarios: {res['ran']} ran, {res['skipped']} "
+            f"already finished, {res['errors']} failed, {res['seconds']:.1f} s"
+        )
+        print(f"results     {Path(out) / 'results.csv'}")
+    return 1 if res["errors"] else 0
+
+
 def _run_key(args: argparse.Namespace) -> dict[str, Any]:
     """The options that define a run (an output folder holds one run)."""
     skip = {"func", "verbose", "quiet", "overwrite", "out", "summary"}
@@ -661,6 +704,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "batch",
+        help="run a sweep of scenarios (resumable)",
+        description="Run the product of a sweep file's [sweep] lists (and its "
+        "[[network]] tables). Results go to OUT/results.csv and "
+        "OUT/scenarios/<id>.json; re-running skips finished scenarios. Exit 1 "
+        "when any scenario failed (after running the rest).",
+        epilog=EXAMPLES["batch"],
+        formatter_class=_Formatter,
+    )
+    p.add_argument("sweep", metavar="SWEEP.toml", help="a scenario file with a [sweep] table")
+    p.add_argument(
+        "--executor",
+        default="process",
+        choices=("serial", "process", "dask"),
+        help="where scenarios run (default: process)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel workers (default: the number of cores)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the Dask scheduler (default: 10)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="results folder (default: beside the sweep file, named after it)",
+    )
+    _add_common(p)
+    p.set_defaults(func=cmd_batch)
     return parser
 
 
