@@ -1,4 +1,4 @@
-"""Files a plan run writes: plan.json, plan.csv (and the report layers when available).
+"""Files a plan run writes: plan.json, plan.csv and the report (:mod:`optimizer.report`).
 
 Every file is written atomically (temporary file, then rename) and records the run's
 settings and the package version, so a run can be repeated exactly. An output folder
@@ -113,9 +113,32 @@ def plan_rows(run: Any) -> list[dict[str, Any]]:
 
 
 def write_plan_outputs(
-    run: Any, out_dir: str | Path, *, settings: dict[str, Any] | None = None
+    run: Any,
+    out_dir: str | Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    report: bool = True,
 ) -> list[Path]:
-    """Write plan.json and plan.csv (and report files when the report module is present)."""
+    """Write a plan run's files, each atomically, ``plan.json`` last.
+
+    Parameters
+    ----------
+    run
+        A :class:`optimizer.pipeline.PlanRun`.
+    out_dir
+        The output folder (see :func:`prepare_out_dir`).
+    settings
+        The run's settings, recorded in every file with the package version.
+    report
+        Also write ``network.gpkg``, ``map.png``, ``convergence.png`` and ``report.html``
+        (:func:`optimizer.report.write_report`); without it, those of an earlier run in
+        the folder are removed.
+
+    Returns
+    -------
+    list of Path
+        The files written, in order.
+    """
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     doc = plan_document(run, settings=settings)
@@ -146,6 +169,12 @@ def write_plan_outputs(
     )
     atomic_write_text(d / "plan.csv", buf.getvalue())
     written.append(d / "plan.csv")
+    from . import report as _report
+
+    if report:
+        written.extend(_report.write_report(run, d, settings=settings))
+    else:  # the folder holds one run: no report of an earlier one
+        _report.remove_report_files(d)
     # plan.json last: it marks the folder as holding this run
     atomic_write_text(d / RUN_FILE, json.dumps(doc, indent=2) + "\n")
     written.append(d / RUN_FILE)

@@ -1,0 +1,461 @@
+"""The engineer's outputs of a plan run: GeoPackage, map, convergence plot, HTML report."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html.parser
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from networks import open_study
+from networks.synthetic import braess, grid
+from optimizer import report
+from optimizer.assignment import assign
+from optimizer.candidates import Candidate, CandidateSet, extend_network
+from optimizer.outputs import plan_document, version, write_plan_outputs
+from optimizer.pipeline import PlanRun, plan_study
+
+gpd = pytest.importorskip("geopandas")
+pyogrio = pytest.importorskip("pyogrio")
+Image = pytest.importorskip("PIL.Image")
+
+SETTINGS = {"command": "optimize", "seed": 0, "note": "a <b>bold</b> & odd setting"}
+REPORT_FILES = {"network.gpkg", "map.png", "convergence.png", "report.html"}
+
+
+def _town_candidates(network, demand) -> CandidateSet:
+    """Hand-made candidates on the built-in town's busiest links (and one it cannot afford).
+
+    ``bypass`` is a new road beside the busiest link without stored geometry (drawn as a
+    straight line); ``far`` a new road across town far above the budget (left unbuilt).
+    """
+    flow = assign(network, demand, rgap=1e-6).flow
+    busy = np.argsort(-flow, kind="stable")[:4]
+    a, m0 = int(busy[0]), network.num_links
+    ext = extend_network(
+        network,
+        {
+            "init": [network.init[a], 0],
+            "term": [network.term[a], network.num_nodes - 1],
+            "free_flow_time": [network.free_flow_time[a], 1.0],
+            "capacity": [network.capacity[a], 900.0],
+            "length": [network.length[a], 1.0],
+            "road_class": ["tertiary", "tertiary"],
+        },
+    )
+    cands = (
+        Candidate("bypass", "new_link", 300.0, np.array([m0]), label="a second road beside it"),
+        Candidate(
+            "faster",
+            "upgrade",
+            200.0,
+            busy[1:3].copy(),
+            set={"free_flow_time": network.free_flow_time[busy[1:3]] * 0.7},
+            road_class="primary",
+        ),
+        Candidate(
+            "wider",
+            "widen",
+            150.0,
+            busy[3:4].copy(),
+            scale={"capacity": np.array([2.0]), "lanes": np.array([2.0])},
+        ),
+        Candidate("far", "new_link", 5000.0, np.array([m0 + 1])),
+    )
+    return CandidateSet(ext, m0, cands, cost_unit="thousand CNY")
+
+
+@pytest.fixture(scope="module")
+def town_run() -> PlanRun:
+    study = open_study()
+    cs = _town_candidates(study.network, study.demand)
+    run = plan_study(study, candidates=cs, objective="tstt", budget=700.0)
+    assert run.plan.selected  # the files below need something to show
+    assert "far" not in run.plan.selected
+    return run
+
+
+@pytest.fixture(scope="module")
+def town_out(town_run, tmp_path_factory) -> tuple[Path, float]:
+    out = tmp_path_factory.mktemp("town")
+    t0 = time.perf_counter()
+    write_plan_outputs(town_run, out, settings=SETTINGS)
+    return out, time.perf_counter() - t0
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary files of atomic writes (``.<name>.*.tmp*``) still in a folder."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name]
+
+
+# ---------------------------------------------------------------------- files
+def test_every_file_is_written_quickly_and_records_version_and_settings(town_run, town_out):
+    out, seconds = town_out
+    names = {p.name for p in out.iterdir()}
+    assert {"plan.json", "plan.csv"} | REPORT_FILES <= names
+    assert not _leftovers(out)
+    assert seconds < 10.0, f"the output step took {seconds:.1f} s"
+    doc = json.loads((out / "plan.json").read_text())
+    assert doc["run"]["version"] == version()
+    assert doc["run"]["settings"] == SETTINGS
+    # GeoPackage: the run table
+    run_table = pyogrio.read_dataframe(out / "network.gpkg", layer="run")
+    values = dict(zip(run_table["key"], run_table["value"], strict=True))
+    assert json.loads(values["roadopt_version"]) == version()
+    assert json.loads(values["settings"]) == SETTINGS
+    assert json.loads(values["search_settings"])["method"] == "bnb"
+    # PNG text chunks
+    for name in ("map.png", "convergence.png"):
+        with Image.open(out / name) as im:
+            assert im.text["Software"] == f"roadopt {version()}"
+            assert json.loads(im.text["roadopt-settings"]) == SETTINGS
+    # the page
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f'content="roadopt {version()}"' in page
+    assert html.escape(SETTINGS["note"]) in page
+
+
+def test_geopackage_layers_read_back_with_crs_columns_and_rows(town_run, town_out):
+    out, _ = town_out
+    path = out / "network.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(path)}
+    assert layers == {"links", "upgrades", "zones", "gateways", "run"}
+    cs, plan, study = town_run.candidates, town_run.plan, town_run.study
+    crs = study.network.crs
+
+    links = gpd.read_file(path, layer="links")
+    assert links.crs == crs
+    for col in (
+        "link_id",
+        "init_node",
+        "term_node",
+        "road_class",
+        "lanes_before",
+        "lanes_after",
+        "capacity_before",
+        "capacity_after",
+        "free_flow_time_before",
+        "free_flow_time_after",
+        "flow_before",
+        "flow_after",
+        "vc_before",
+        "vc_after",
+        "cost_before",
+        "cost_after",
+        "built",
+        "upgraded",
+        "upgrade_id",
+        "osm_way_ids",
+    ):
+        assert col in links.columns, col
+    # every existing link and the built new one; the unbuilt one is absent
+    assert len(links) == cs.num_base_links + 1
+    assert links.geometry.notna().all() and (links.geometry.length > 0).all()
+    built = links[links["built"]]
+    assert len(built) == 1 and built["upgrade_id"].iloc[0] == "bypass"
+    assert np.isnan(built["flow_before"].iloc[0]) and built["flow_after"].iloc[0] >= 0
+    upgraded = links[links["upgraded"]]
+    assert set(";".join(upgraded["upgrade_id"]).split(";")) == set(plan.selected) - {"bypass"}
+    assert (upgraded["road_class_after"] == "primary").sum() == 2
+    wider = upgraded[upgraded["upgrade_id"] == "wider"].iloc[0]
+    assert wider["capacity_after"] == pytest.approx(2 * wider["capacity_before"])
+    # flows and v/c of the existing links are the plan's
+    base = links.iloc[: cs.num_base_links]
+    np.testing.assert_allclose(base["flow_after"], plan.result.flow[: cs.num_base_links])
+    np.testing.assert_allclose(base["flow_before"], plan.result_before.flow[: cs.num_base_links])
+    np.testing.assert_allclose(
+        base["vc_after"], base["flow_after"] / base["capacity_after"], rtol=1e-12
+    )
+
+    ups = gpd.read_file(path, layer="upgrades")
+    assert ups.crs == crs and len(ups) == len(plan.selected)
+    assert list(ups["id"]) == list(plan.selected)
+    for col in ("id", "kind", "cost", "label", "benefit_cost_ratio", "tstt_saved"):
+        assert col in ups.columns
+    assert set(ups.geom_type) == {"MultiLineString"} and (ups.length > 0).all()
+
+    zones = gpd.read_file(path, layer="zones")
+    assert zones.crs == crs and len(zones) == len(study.model.zones.zone_ids)
+    assert {"zone_id", "activity", "trips_from"} <= set(zones.columns)
+    assert set(zones.geom_type) <= {"Polygon", "MultiPolygon", "Point"}
+    gws = gpd.read_file(path, layer="gateways")
+    assert gws.crs == crs and len(gws) == len(study.model.gateways.node_ids)
+    assert set(gws.geom_type) == {"Point"}
+
+
+def test_pictures_are_valid_images_of_sensible_size(town_out):
+    out, _ = town_out
+    for name, (min_w, min_h) in (("map.png", (900, 700)), ("convergence.png", (700, 300))):
+        with Image.open(out / name) as im:
+            im.verify()
+        with Image.open(out / name) as im:
+            assert im.format == "PNG"
+            w, h = im.size
+            assert min_w <= w <= 3000 and min_h <= h <= 3000, (name, im.size)
+            # not blank: many colours
+            assert len(im.convert("RGB").getcolors(maxcolors=1 << 20)) > 50
+
+
+def test_map_shows_the_upgrades_and_the_convergence_plot_its_histories(town_run):
+    fig = report.plot_plan_map(town_run)
+    ax = fig.axes[0]
+    texts = {t.get_text() for t in ax.texts}
+    assert set(town_run.plan.selected) <= texts  # upgrades labelled with their ids
+    assert {"G1", "Z1"} <= texts
+    assert "→" in ax.get_title(loc="left") and "km" in ax.get_xlabel()
+    assert fig.axes[1].get_ylabel().startswith("volume / capacity")  # the colour bar
+    conv = report.plot_convergence(town_run)
+    assert conv is not None and conv.axes[0].get_xlabel() == "search time (s)"
+
+
+class _Resources(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str, str]] = []
+        self.ids: set[str] = set()
+        self.scripts: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        d = dict(attrs)
+        if "id" in d:
+            self.ids.add(d["id"])
+        for key in ("src", "href", "srcset", "poster", "data", "action"):
+            if d.get(key):
+                self.urls.append((tag, key, d[key]))
+        if tag == "script":
+            self.scripts.append(d)
+        if tag == "link":
+            self.urls.append((tag, "link", d.get("href", "")))
+
+
+def test_html_is_self_contained_and_its_images_decode(town_run, town_out):
+    out, _ = town_out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    p = _Resources()
+    p.feed(page)
+    assert {"summary", "upgrades", "map", "metrics", "baseline", "convergence"} <= p.ids
+    assert {"settings", "img-map", "img-convergence"} <= p.ids
+    assert p.urls and all(tag == "img" for tag, _, _ in p.urls)
+    for _, _, url in p.urls:
+        assert url.startswith("data:image/png;base64,")
+        with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as im:
+            im.verify()
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page.split("<script")[0])
+    assert not re.search(r"https?://|url\(|@import|//[a-z]", text)
+    assert all(s.get("type") == "application/json" for s in p.scripts)
+    # the summary and the tables
+    plan = town_run.plan
+    for text in ("objective", "TSTT", "status and proven gap", "benefit / cost", "Greedy"):
+        assert text in page
+    for cid in plan.selected:
+        assert f"<td>{cid}</td>" in page
+    # the embedded plan document is the plan.json document
+    data = page.split('id="roadopt-plan">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data) == plan_document(town_run, settings=SETTINGS)
+
+
+def test_html_escapes_every_text(town_run):
+    plan = town_run.plan
+    evil = "<script>alert('x')</script>"
+    details = [dict(d, label=evil, id=d["id"]) for d in plan.selected_details]
+    plan2 = dataclasses.replace(plan, selected_details=details, message=f"note {evil} & more")
+    run2 = PlanRun(town_run.study, town_run.candidates, plan2)
+    page = report.render_html(run2, settings={"x": evil, evil: 1})
+    assert evil not in page.split('id="roadopt-plan">')[0]
+    assert html.escape(evil) in page
+    data = page.split('id="roadopt-plan">', 1)[1].split("</script>", 1)[0]
+    assert "</script" not in data.lower() and json.loads(data)["message"].startswith("note <")
+
+
+# ---------------------------------------------------------------------- atomicity
+def test_a_failure_while_writing_the_geopackage_leaves_no_partial_file(
+    town_run, tmp_path, monkeypatch
+):
+    real = pyogrio.write_dataframe
+    calls = []
+
+    def failing(df, path, *args, **kwargs):
+        calls.append(kwargs.get("layer"))
+        if len(calls) == 2:  # after the links layer is in the file
+            raise OSError("disk full (simulated)")
+        return real(df, path, *args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", failing)
+    with pytest.raises(OSError, match="simulated"):
+        report.write_geopackage(town_run, tmp_path / "network.gpkg")
+    assert not (tmp_path / "network.gpkg").exists()
+    assert not _leftovers(tmp_path)
+    # an earlier file stays as it was
+    (tmp_path / "network.gpkg").write_bytes(b"earlier run")
+    calls.clear()
+    with pytest.raises(OSError, match="simulated"):
+        report.write_geopackage(town_run, tmp_path / "network.gpkg")
+    assert (tmp_path / "network.gpkg").read_bytes() == b"earlier run"
+    assert not _leftovers(tmp_path)
+
+
+def test_a_failure_midway_keeps_the_earlier_run_files_whole(
+    town_run, town_out, tmp_path, monkeypatch
+):
+    out, _ = town_out
+    folder = tmp_path / "out"
+    shutil.copytree(out, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("interrupted (simulated)")
+
+    monkeypatch.setattr(report, "render_html", boom)
+    with pytest.raises(RuntimeError, match="simulated"):
+        write_plan_outputs(town_run, folder, settings={"command": "optimize", "seed": 1})
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert set(after) == set(before)  # nothing half-written, no temporary files
+    assert after["report.html"] == before["report.html"]
+    assert after["plan.json"] == before["plan.json"]  # plan.json comes last
+    for name in ("map.png", "network.gpkg"):  # whole files (rewritten or not)
+        assert after[name][:4] == before[name][:4]
+    with Image.open(folder / "map.png") as im:
+        im.verify()
+
+
+# ---------------------------------------------------------------------- other networks
+def _grid_run() -> PlanRun:
+    net, dem = grid(4, 4, trips_per_zone=2500, seed=1)
+    # a fast diagonal between the two zones farthest apart
+    a, b = net.node_index(dem.zone_node_ids[0]), net.node_index(dem.zone_node_ids[-1])
+    ext = extend_network(
+        net,
+        {
+            "init": [a, b],
+            "term": [b, a],
+            "free_flow_time": [0.5, 0.5],
+            "capacity": [3000.0, 3000.0],
+            "length": [2.1, 2.1],
+        },
+    )
+    m0 = net.num_links
+    cs = CandidateSet(ext, m0, (Candidate("diag", "new_link", 50.0, np.array([m0, m0 + 1])),))
+    from networks.sources import Study
+
+    study = Study(net, dem, source="synthetic grid")
+    return plan_study(study, candidates=cs, budget=100.0, method="bnb", rgap=1e-6)
+
+
+def test_network_without_crs_gets_a_map_but_no_geopackage(tmp_path, caplog):
+    run = _grid_run()
+    (tmp_path / "network.gpkg").write_bytes(b"from an earlier run")
+    with caplog.at_level("INFO", logger="optimizer.report"):
+        written = write_plan_outputs(run, tmp_path, settings={"seed": 0})
+    names = {p.name for p in written}
+    assert "network.gpkg" not in names and not (tmp_path / "network.gpkg").exists()
+    assert "no known CRS" in caplog.text
+    assert {"map.png", "report.html", "plan.json", "plan.csv"} <= names
+    fig = report.plot_plan_map(run)
+    assert "unknown CRS" in fig.axes[0].get_xlabel()
+    assert run.plan.selected == ("diag",)
+    frame = report.plan_links_frame(run, geometry=False)
+    assert len(frame) == run.candidates.network.num_links  # the diagonal is built
+    conv = report.plot_convergence(run)
+    if conv is not None and len(run.plan.result.history) > 2:
+        assert any(ax.get_yscale() == "log" for ax in conv.axes)
+
+
+def test_network_without_coordinates_gets_the_page_only(tmp_path, caplog):
+    base, dem = braess(with_middle=False)
+    full, _ = braess(with_middle=True)
+    mid = int(np.flatnonzero((full.node_ids[full.init] == 3) & (full.node_ids[full.term] == 4))[0])
+    ext = extend_network(
+        base,
+        {
+            "init": [full.init[mid]],
+            "term": [full.term[mid]],
+            "free_flow_time": [full.free_flow_time[mid]],
+            "capacity": [full.capacity[mid]],
+            "alpha": [full.alpha[mid]],
+            "beta": [full.beta[mid]],
+        },
+    )
+    cs = CandidateSet(
+        ext, base.num_links, (Candidate("middle", "new_link", 1.0, np.array([base.num_links])),)
+    )
+    from networks.sources import Study
+
+    run = plan_study(Study(base, dem, source="Braess"), candidates=cs, budget=10.0)
+    with caplog.at_level("INFO", logger="optimizer.report"):
+        written = write_plan_outputs(run, tmp_path)
+    names = {p.name for p in written}
+    assert names >= {"plan.json", "plan.csv", "report.html"}
+    assert not names & {"network.gpkg", "map.png"}
+    assert "no node coordinates" in caplog.text
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "No upgrade was chosen" in page and 'id="img-map"' not in page
+
+
+def test_report_can_be_switched_off(town_run, town_out, tmp_path):
+    shutil.copytree(town_out[0], tmp_path, dirs_exist_ok=True)  # an earlier run with report
+    written = write_plan_outputs(town_run, tmp_path, report=False)
+    assert {p.name for p in written} == {"plan.json", "plan.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"plan.json", "plan.csv"}
+
+
+# ---------------------------------------------------------------------- browser
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _chromium_run(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    env = dict(os.environ, HOME=str(profile))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def test_report_renders_in_headless_chromium(town_run, town_out, tmp_path):
+    """CI: ``apt-get install -y --no-install-recommends chromium`` (Debian) enables this."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed")
+    out, _ = town_out
+    url = (out / "report.html").resolve().as_uri()
+    dom = _chromium_run(exe, tmp_path / "p1", "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'id="summary"' in dom.stdout and "Chosen upgrades" in dom.stdout
+    assert len(re.findall(r"<img [^>]*src=\"data:image/png;base64,", dom.stdout)) == 2
+    for cid in town_run.plan.selected:
+        assert cid in dom.stdout
+    shot = tmp_path / "page.png"
+    res = _chromium_run(
+        exe, tmp_path / "p2", "--window-size=1280,2600", f"--screenshot={shot}", url
+    )
+    assert res.returncode == 0 and shot.exists(), res.stderr[-2000:]
+    with Image.open(shot) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+    # the map decoded and was painted: its upgrade blue is on the page (CSS never uses it)
+    blue = np.array([int(report.UPGRADE_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
+    assert (np.abs(rgb - blue).sum(axis=2) < 40).sum() > 200
