@@ -709,8 +709,19 @@ def bush_update(
             order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
         )
         lo, hi = od_indptr[r], od_indptr[r + 1]
-        _rectify(order, cnt, ib, xo_r, bs_indptr, bs_links, init, pmin, node_flow,
-                 od_dest[lo:hi], od_trips[lo:hi])
+        _rectify(
+            order,
+            cnt,
+            ib,
+            xo_r,
+            bs_indptr,
+            bs_links,
+            init,
+            pmin,
+            node_flow,
+            od_dest[lo:hi],
+            od_trips[lo:hi],
+        )
         pruned = 0
         for a in range(m):
             if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
@@ -744,7 +755,7 @@ def bush_update(
                 continue
             i = init[a]
             j = term[a]
-            if rank[i] < 0 or j == o or (no_thru[i] and i != o):
+            if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
                 continue
             if lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14) and lmax[i] < lmax[j]:
                 ib[a] = 1
@@ -755,7 +766,7 @@ def bush_update(
                     continue
                 i = init[a]
                 j = term[a]
-                if rank[i] < 0 or j == o or (no_thru[i] and i != o):
+                if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
                     continue
                 if rank[i] < rank[j] and lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14):
                     ib[a] = 1

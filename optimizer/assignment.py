@@ -489,12 +489,15 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
 def _reset_closed_bushes(
     prob: _Problem, xo: np.ndarray, in_bush: np.ndarray, warm: _WarmState, cost: np.ndarray
 ) -> None:
-    """Drop newly closed links from warm bushes; re-route origins that used them."""
+    """Rebuild the warm bushes that hold a newly closed link.
+
+    Removing a closed link from a bush can cut nodes off it (even an unused tree link), so
+    every origin whose bush holds one starts again from its shortest-path tree.
+    """
     closed = np.flatnonzero(prob.link_open == 0)
     if closed.size == 0:
         return
-    in_bush[:, closed] = 0
-    bad = np.flatnonzero((xo[:, closed] > 0).any(axis=1))
+    bad = np.flatnonzero((in_bush[:, closed] != 0).any(axis=1) | (xo[:, closed] > 0).any(axis=1))
     if bad.size == 0:
         return
     xo_b = np.zeros((bad.size, prob.m))

@@ -272,8 +272,10 @@ def _results_csv(cases: list[SweepCase], done: dict[str, dict]) -> str:
             if k not in keys:
                 keys.append(k)
     # a swept key named like a result column ("objective") gets a "sweep_" prefix
-    label = {k: f"sweep_{k}" if k in (*FIGURES, "status", "run_status", "error",
-                                      "scenario_id") else k for k in keys}
+    label = {
+        k: f"sweep_{k}" if k in (*FIGURES, "status", "run_status", "error", "scenario_id") else k
+        for k in keys
+    }
     cols = ["scenario_id", *label.values(), "status", "run_status", *FIGURES, "error"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")

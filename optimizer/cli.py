@@ -412,7 +412,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         distance_factor=args.distance_factor or 0.0,
         seed=args.seed,
     )
-    write_plan_outputs(run, out_dir, settings=_run_key(args))
+    write_plan_outputs(run, out_dir, settings=_run_key(args), report=not args.no_report)
     if args.summary:
         from .outputs import plan_document
 
@@ -675,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an output folder that holds a different run",
     )
     p.add_argument("--summary", metavar="PLAN.json", help="also write the plan document here")
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write only plan.json and plan.csv (no network.gpkg, maps or report.html)",
+    )
     _add_common(p)
     p.set_defaults(func=cmd_optimize)
 

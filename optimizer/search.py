@@ -120,17 +120,21 @@ class _Evaluator:
 
     def _ue(self, plan: np.ndarray) -> AssignmentResult:
         net, closed = self.cs.apply(plan)
-        r = assign(
-            net,
-            self.demand,
-            method=self.method,
-            rgap=self.rgap,
-            closed_links=closed,
-            warm_start=self.warm,
-            toll_factor=self.toll_factor,
-            distance_factor=self.distance_factor,
-        )
+        kw = {
+            "method": self.method,
+            "rgap": self.rgap,
+            "closed_links": closed,
+            "toll_factor": self.toll_factor,
+            "distance_factor": self.distance_factor,
+        }
+        r = assign(net, self.demand, warm_start=self.warm, **kw)
         self.n_ue += 1
+        if not r.converged and self.warm is not None:
+            log.warning(
+                "a warm-started equilibrium stopped at gap %.2e; solving it cold", r.relative_gap
+            )
+            r = assign(net, self.demand, **kw)
+            self.n_ue += 1
         self.warm = r
         return r
 
@@ -259,7 +263,13 @@ class _Progress:
             "nodes": nodes,
             "evaluations": evaluations,
         }
-        if not self.history or self.history[-1]["incumbent"] != incumbent or force:
+        last = self.history[-1] if self.history else None
+        if (
+            force
+            or last is None
+            or last["incumbent"] != incumbent
+            or (last["bound"] != bound and np.isfinite(bound))
+        ):
             self.history.append(row)
         if force or now - self.last >= 2.0:
             self.last = now
@@ -306,12 +316,18 @@ def _branch_and_bound(
         if plan is None or not cs.is_feasible(plan, budget):
             return
         e = ev.evaluate(plan)
-        if e.feasible and e.value < best - 1e-12 * abs(best):
+        if e.feasible and (
+            e.value < best - 1e-12 * abs(best) if np.isfinite(best) else e.value < best
+        ):
             best, best_plan = e.value, plan.copy()
+
+    def beaten(bound: float) -> bool:
+        """Whether a cone whose bound is ``bound`` cannot improve the incumbent."""
+        return np.isfinite(best) and bound >= best - tol * abs(best)
 
     while heap:
         lb, _, fin, fout = heapq.heappop(heap)
-        if lb >= best - tol * abs(best):
+        if beaten(lb):
             pruned_lb = min(pruned_lb, lb)
             continue
         nodes += 1
@@ -342,7 +358,7 @@ def _branch_and_bound(
             if float(cs.costs[cin].sum()) > budget * (1 + 1e-12) + 1e-9:
                 continue
             clb = max(lb, ev.bound(cin, cfree))
-            if clb >= best - tol * abs(best):
+            if beaten(clb):
                 pruned_lb = min(pruned_lb, clb)
                 continue
             heapq.heappush(heap, (clb, next(counter), cin, cout))
@@ -540,7 +556,8 @@ def optimize(
             raise UsageError("weights must be numbers >= 0")
     ext = candidates.network
     roles = None
-    if objective == "connectivity" or min_resilience is not None:
+    has_gateways = bool((~np.asarray(demand.internal, dtype=bool)).any())
+    if objective == "connectivity" or min_resilience is not None or has_gateways:
         roles = zone_roles(ext, demand, activity)
         if roles.gateway_nodes.size == 0 and (
             (objective == "connectivity" and (w["external"] > 0 or w["resilience"] > 0))
@@ -605,6 +622,8 @@ def optimize(
     status = Status.FEASIBLE
     if message:
         best_plan, best_val, lower, status = empty, before.value, before.value, Status.OPTIMAL
+        if not before.feasible:
+            best_val = math.inf
     elif method == "bnb":
         best_plan, best_val, lower, exhausted = _branch_and_bound(
             ev, master, candidates, budget, weights_est, tol, time_limit, prog
