@@ -14,7 +14,7 @@ def _commands() -> list[str]:
 def test_readme_opens_with_the_two_commands():
     cmds = _commands()
     assert len(cmds) >= 2
-    assert "pip install ." in cmds[0] and "roadopt" in cmds[0]
+    assert "pip install ." in cmds[0] and "roadopt optimize" in cmds[0]
     assert '".[dev]"' in cmds[1] and "pytest" in cmds[1]
 
 
