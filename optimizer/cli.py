@@ -80,6 +80,23 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
 
+def _add_cost_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--toll-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per toll unit, in time units (default 0)",
+    )
+    p.add_argument(
+        "--distance-factor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="generalized cost per length unit, in time units (default 0)",
+    )
+
+
 def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "network",
@@ -540,20 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="algorithm time limit in seconds",
     )
-    p.add_argument(
-        "--toll-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per toll unit (time units), default 0",
-    )
-    p.add_argument(
-        "--distance-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per length unit (time units), default 0",
-    )
+    _add_cost_args(p)
     p.add_argument(
         "--drop-disconnected",
         action="store_true",
@@ -649,20 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="V",
         help="currency units per vehicle-hour for the money appraisal (default: 40)",
     )
-    p.add_argument(
-        "--toll-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per toll unit (default 0)",
-    )
-    p.add_argument(
-        "--distance-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per length unit (default 0)",
-    )
+    _add_cost_args(p)
     p.add_argument(
         "--out",
         metavar="DIR",
