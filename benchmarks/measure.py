@@ -20,11 +20,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 __all__ = [
+    "OtherLoad",
     "PeakMemory",
     "load_average",
     "machine_info",
     "scipy_graph",
     "time_repeated",
+    "wait_until_quiet",
 ]
 
 
@@ -75,6 +77,65 @@ def scipy_pass(graph: sp.csr_array, sources: np.ndarray) -> Callable[[], np.ndar
         return dijkstra(graph, directed=True, indices=idx)
 
     return run
+
+
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (Linux ``/proc/stat``)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...: everything but idle and iowait
+    vals = [int(v) for v in fields[1:9]]
+    busy = vals[0] + vals[1] + vals[2] + vals[5] + vals[6] + vals[7]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class OtherLoad:
+    """How many cores other processes kept busy during a block (``.cores``; None if unknown).
+
+    Other work on the machine inflates times, the threaded kernels' most of all; each
+    measurement records it so that a noisy figure can be recognised.
+    """
+
+    shortest = 0.25  # seconds
+
+    def __init__(self) -> None:
+        self.cores: float | None = None
+
+    def __enter__(self) -> OtherLoad:
+        self._busy, self._own, self._t = _busy_seconds(), _own_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = _busy_seconds()
+        wall = time.perf_counter() - self._t
+        if busy is None or self._busy is None or wall < self.shortest:
+            return  # the kernel counts in clock ticks (10 ms): too short a block to tell
+        others = (busy - self._busy) - (_own_seconds() - self._own)
+        self.cores = min(max(0.0, others / wall), float(os.cpu_count() or 1))
+
+
+def wait_until_quiet(max_wait: float, *, threshold: float = 0.25, window: float = 3.0) -> float:
+    """Wait (at most ``max_wait`` s) until other processes use under ``threshold`` cores.
+
+    Returns the seconds waited. For shared machines: start measuring once others are idle.
+    """
+    t0 = time.perf_counter()
+    while True:
+        with OtherLoad() as load:
+            time.sleep(window)
+        waited = time.perf_counter() - t0
+        if load.cores is None or load.cores < threshold or waited >= max_wait:
+            return waited
 
 
 def _proc_status(key: str) -> int | None:

@@ -157,7 +157,7 @@ def _check_result(result: dict, out: Path) -> None:
             assert s["reach"]["5e-02"]["seconds"] <= s["reach"]["1e-02"]["seconds"]
             if rec["best_known_objective"]:
                 # a gap of 1e-2 bounds the distance of the objective to the optimum loosely
-                assert abs(s["objective_rel_to_best"]) < 2e-2
+                assert abs(s["objective_rel_to_best"]) < 5e-2
 
 
 def test_smoke_run_from_the_command_line(data_dir, tmp_path):
@@ -194,8 +194,15 @@ def test_run_goes_on_without_aequilibrae(tmp_path, monkeypatch):
     _check_result(result, out)
     status = result["peers"]["aequilibrae"]
     assert status["available"] is False and "missing" in status["reason"]
-    assert "not run (AequilibraE is not usable: missing)" in (out / "summary.md").read_text()
+    md = (out / "summary.md").read_text()
+    assert "not run (AequilibraE is not usable: missing)" in md
     assert result["cases"][0]["peers"] == {}
+    # the tables can be written again from the JSON alone
+    from benchmarks.run import main
+
+    again = tmp_path / "again"
+    assert main(["summary", str(out / "assignment.json"), "--out", str(again)]) == 0
+    assert (again / "summary.md").read_text() == md
 
 
 def test_bad_arguments_are_refused(tmp_path):
