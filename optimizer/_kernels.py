@@ -192,6 +192,47 @@ def _load_tree(dests, trips, init, pred, order, count, node_flow, flow):
     node_flow[order[0]] = 0.0
 
 
+@njit(cache=True)
+def _aon_chunk(
+    c,
+    nchunks,
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    init,
+    term,
+    cost,
+    no_thru,
+    acc,
+):
+    """All-or-nothing loading of origins ``c, c + nchunks, ...`` into ``acc``."""
+    n = no_thru.shape[0]
+    dist = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    node_flow = np.zeros(n)
+    sptt = 0.0
+    lost = 0.0
+    for r in range(c, origins.shape[0], nchunks):
+        cnt = shortest_path_tree(
+            origins[r], indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+        )
+        lo, hi = od_indptr[r], od_indptr[r + 1]
+        for k in range(lo, hi):
+            d = dist[od_dest[k]]
+            if d == INF:
+                lost += od_trips[k]
+            else:
+                sptt += od_trips[k] * d
+        _load_tree(od_dest[lo:hi], od_trips[lo:hi], init, pred, order, cnt, node_flow, acc)
+    return sptt, lost
+
+
 @njit(cache=True, parallel=True)
 def all_or_nothing(
     origins,
@@ -211,38 +252,30 @@ def all_or_nothing(
 
     Parallel over origins (one flow accumulator per thread). Returns the shortest-path
     travel time ``SPTT`` (trips times shortest path cost, summed) and the trips that found
-    no path (0 when the demand is connected).
+    no path (0 when the demand is connected). :func:`all_or_nothing_serial` is the
+    one-thread version (no parallel region to start, for small problems).
     """
-    n = no_thru.shape[0]
     m = init.shape[0]
-    nchunks = min(nthreads, origins.shape[0])
-    if nchunks < 1:
-        nchunks = 1
+    nchunks = max(1, min(nthreads, origins.shape[0]))
     acc = np.zeros((nchunks, m))
     sptt = np.zeros(nchunks)
     lost = np.zeros(nchunks)
     for c in prange(nchunks):
-        dist = np.empty(n)
-        pred = np.empty(n, dtype=np.int64)
-        order = np.empty(n, dtype=np.int64)
-        heap = np.empty(n, dtype=np.int64)
-        pos = np.empty(n, dtype=np.int64)
-        node_flow = np.zeros(n)
-        for r in range(c, origins.shape[0], nchunks):
-            o = origins[r]
-            cnt = shortest_path_tree(
-                o, indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
-            )
-            lo, hi = od_indptr[r], od_indptr[r + 1]
-            s = 0.0
-            for k in range(lo, hi):
-                d = dist[od_dest[k]]
-                if d == INF:
-                    lost[c] += od_trips[k]
-                else:
-                    s += od_trips[k] * d
-            sptt[c] += s
-            _load_tree(od_dest[lo:hi], od_trips[lo:hi], init, pred, order, cnt, node_flow, acc[c])
+        sptt[c], lost[c] = _aon_chunk(
+            c,
+            nchunks,
+            origins,
+            od_indptr,
+            od_dest,
+            od_trips,
+            indptr,
+            out_links,
+            init,
+            term,
+            cost,
+            no_thru,
+            acc[c],
+        )
     for a in range(m):
         t = 0.0
         for c in range(nchunks):
@@ -251,31 +284,79 @@ def all_or_nothing(
     return sptt.sum(), lost.sum()
 
 
+@njit(cache=True)
+def all_or_nothing_serial(
+    origins, od_indptr, od_dest, od_trips, indptr, out_links, init, term, cost, no_thru, flow_out
+):
+    """:func:`all_or_nothing` on one thread."""
+    flow_out[:] = 0.0
+    return _aon_chunk(
+        0,
+        1,
+        origins,
+        od_indptr,
+        od_dest,
+        od_trips,
+        indptr,
+        out_links,
+        init,
+        term,
+        cost,
+        no_thru,
+        flow_out,
+    )
+
+
+@njit(cache=True)
+def _sptt_chunk(
+    c, nchunks, origins, od_indptr, od_dest, od_trips, indptr, out_links, term, cost, no_thru
+):
+    n = no_thru.shape[0]
+    dist = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    s = 0.0
+    for r in range(c, origins.shape[0], nchunks):
+        shortest_path_tree(
+            origins[r], indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
+        )
+        for k in range(od_indptr[r], od_indptr[r + 1]):
+            s += od_trips[k] * dist[od_dest[k]]
+    return s
+
+
 @njit(cache=True, parallel=True)
 def sptt_only(
     origins, od_indptr, od_dest, od_trips, indptr, out_links, term, cost, no_thru, nthreads
 ):
     """Shortest-path travel time (trips x shortest path cost) at the given costs."""
-    n = no_thru.shape[0]
-    nchunks = min(nthreads, origins.shape[0])
-    if nchunks < 1:
-        nchunks = 1
+    nchunks = max(1, min(nthreads, origins.shape[0]))
     sptt = np.zeros(nchunks)
     for c in prange(nchunks):
-        dist = np.empty(n)
-        pred = np.empty(n, dtype=np.int64)
-        order = np.empty(n, dtype=np.int64)
-        heap = np.empty(n, dtype=np.int64)
-        pos = np.empty(n, dtype=np.int64)
-        for r in range(c, origins.shape[0], nchunks):
-            shortest_path_tree(
-                origins[r], indptr, out_links, term, cost, no_thru, dist, pred, order, heap, pos
-            )
-            s = 0.0
-            for k in range(od_indptr[r], od_indptr[r + 1]):
-                s += od_trips[k] * dist[od_dest[k]]
-            sptt[c] += s
+        sptt[c] = _sptt_chunk(
+            c,
+            nchunks,
+            origins,
+            od_indptr,
+            od_dest,
+            od_trips,
+            indptr,
+            out_links,
+            term,
+            cost,
+            no_thru,
+        )
     return sptt.sum()
+
+
+@njit(cache=True)
+def sptt_serial(origins, od_indptr, od_dest, od_trips, indptr, out_links, term, cost, no_thru):
+    """:func:`sptt_only` on one thread."""
+    return _sptt_chunk(
+        0, 1, origins, od_indptr, od_dest, od_trips, indptr, out_links, term, cost, no_thru
+    )
 
 
 @njit(cache=True, parallel=True)
@@ -488,6 +569,58 @@ def _bush_labels(
 
 
 @njit(cache=True)
+def _compact_labels(order, cnt, ptr, links, xo_r, init, cost, lmin, pmin, lmax, pmax):
+    """Min and max-used path labels from a bush's compact in-link lists.
+
+    ``links[ptr[k]:ptr[k + 1]]`` are the bush links into ``order[k]``. As
+    :func:`_bush_labels` with ``used_only``, but touching only the bush's own links.
+    """
+    o = order[0]
+    lmin[o] = 0.0
+    lmax[o] = 0.0
+    pmin[o] = -1
+    pmax[o] = -1
+    for k in range(1, cnt):
+        v = order[k]
+        bmin = INF
+        bmax = -INF
+        amin = -1
+        amax = -1
+        for q in range(ptr[k], ptr[k + 1]):
+            a = links[q]
+            u = init[a]
+            c = cost[a]
+            d = lmin[u] + c
+            if d < bmin:
+                bmin = d
+                amin = a
+            if xo_r[a] > 0.0 and lmax[u] != -INF:
+                d = lmax[u] + c
+                if d > bmax:
+                    bmax = d
+                    amax = a
+        lmin[v] = bmin
+        pmin[v] = amin
+        lmax[v] = bmax
+        pmax[v] = amax
+
+
+@njit(cache=True)
+def _compact_lists(order, cnt, ib, bs_indptr, bs_links, ptr, links):
+    """Fill a bush's in-link lists in topological order (see :func:`_compact_labels`)."""
+    pos = 0
+    for k in range(cnt):
+        ptr[k] = pos
+        v = order[k]
+        for q in range(bs_indptr[v], bs_indptr[v + 1]):
+            a = bs_links[q]
+            if ib[a]:
+                links[pos] = a
+                pos += 1
+    ptr[cnt] = pos
+
+
+@njit(cache=True)
 def bush_init(
     origins,
     od_indptr,
@@ -661,6 +794,173 @@ def _rectify(order, cnt, ib, xo_r, bs_indptr, bs_links, init, pmin, node_flow, d
 
 
 @njit(cache=True)
+def _update_one(
+    r,
+    lptr,
+    llinks,
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    bs_indptr,
+    bs_links,
+    init,
+    term,
+    no_thru,
+    link_open,
+    cost,
+    xo,
+    in_bush,
+    topo,
+    topo_count,
+    indeg,
+    stack,
+    lmin,
+    lmax,
+    pmin,
+    pmax,
+    rank,
+    node_flow,
+):
+    """Rectify, prune and grow the bush of origin ``r``; returns the links added."""
+    n = no_thru.shape[0]
+    m = init.shape[0]
+    o = origins[r]
+    xo_r = xo[r]
+    ib = in_bush[r]
+    order = topo[r]
+    cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
+    _bush_labels(
+        order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
+    )
+    lo, hi = od_indptr[r], od_indptr[r + 1]
+    _rectify(
+        order,
+        cnt,
+        ib,
+        xo_r,
+        bs_indptr,
+        bs_links,
+        init,
+        pmin,
+        node_flow,
+        od_dest[lo:hi],
+        od_trips[lo:hi],
+    )
+    pruned = 0
+    for a in range(m):
+        if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
+            ib[a] = 0
+            xo_r[a] = 0.0
+            pruned += 1
+    if pruned:
+        _bush_labels(
+            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
+        )
+    for k in range(n):
+        rank[k] = -1
+    for k in range(cnt):
+        rank[order[k]] = k
+    added = 0
+    for a in range(m):
+        if ib[a] or not link_open[a]:
+            continue
+        i = init[a]
+        j = term[a]
+        if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
+            continue
+        if lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14) and lmax[i] < lmax[j]:
+            ib[a] = 1
+            added += 1
+    if added == 0:
+        for a in range(m):
+            if ib[a] or not link_open[a]:
+                continue
+            i = init[a]
+            j = term[a]
+            if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
+                continue
+            if rank[i] < rank[j] and lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14):
+                ib[a] = 1
+                added += 1
+    if added or pruned:
+        cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
+    topo_count[r] = cnt
+    _compact_lists(order, cnt, ib, bs_indptr, bs_links, lptr[r], llinks[r])
+    return added
+
+
+@njit(cache=True)
+def _update_chunk(
+    c,
+    nchunks,
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    bs_indptr,
+    bs_links,
+    init,
+    term,
+    no_thru,
+    link_open,
+    cost,
+    xo,
+    in_bush,
+    topo,
+    topo_count,
+    lptr,
+    llinks,
+):
+    n = no_thru.shape[0]
+    indeg = np.empty(n, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    lmin = np.empty(n)
+    lmax = np.empty(n)
+    pmin = np.empty(n, dtype=np.int64)
+    pmax = np.empty(n, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    node_flow = np.zeros(n)
+    added = 0
+    for r in range(c, origins.shape[0], nchunks):
+        added += _update_one(
+            r,
+            lptr,
+            llinks,
+            origins,
+            od_indptr,
+            od_dest,
+            od_trips,
+            indptr,
+            out_links,
+            bs_indptr,
+            bs_links,
+            init,
+            term,
+            no_thru,
+            link_open,
+            cost,
+            xo,
+            in_bush,
+            topo,
+            topo_count,
+            indeg,
+            stack,
+            lmin,
+            lmax,
+            pmin,
+            pmax,
+            rank,
+            node_flow,
+        )
+    return added
+
+
+@njit(cache=True, parallel=True)
 def bush_update(
     origins,
     od_indptr,
@@ -679,6 +979,9 @@ def bush_update(
     in_bush,
     topo,
     topo_count,
+    lptr,
+    llinks,
+    nchunks,
 ):
     """Prune every bush of unused links and add shortcut links; store topological orders.
 
@@ -686,103 +989,91 @@ def bush_update(
     ``(i, j)`` is added when it shortens the path to ``j`` (``L_i + t < L_j``) and keeps
     the bush acyclic: ``U_i < U_j`` for the longest-path labels ``U`` over the bush (every
     bush link has ``U_i <= U_j``), or failing any such link, ``i`` before ``j`` in the
-    current topological order. Returns the number of links added.
+    current topological order. Each bush's in-link lists are stored in ``lptr``/``llinks``
+    for the shift passes. Bushes are independent here: origins are split over ``nchunks``
+    threads (:func:`bush_update_serial` is the one-thread version). Returns the number of
+    links added.
     """
-    n = no_thru.shape[0]
-    m = init.shape[0]
-    indeg = np.empty(n, dtype=np.int64)
-    stack = np.empty(n, dtype=np.int64)
-    lmin = np.empty(n)
-    lmax = np.empty(n)
-    pmin = np.empty(n, dtype=np.int64)
-    pmax = np.empty(n, dtype=np.int64)
-    rank = np.empty(n, dtype=np.int64)
-    node_flow = np.zeros(n)
-    total_added = 0
-    for r in range(origins.shape[0]):
-        o = origins[r]
-        xo_r = xo[r]
-        ib = in_bush[r]
-        order = topo[r]
-        cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
-        _bush_labels(
-            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
-        )
-        lo, hi = od_indptr[r], od_indptr[r + 1]
-        _rectify(
-            order,
-            cnt,
-            ib,
-            xo_r,
+    nchunks = max(1, min(nchunks, origins.shape[0]))
+    added = np.zeros(nchunks, dtype=np.int64)
+    for c in prange(nchunks):
+        added[c] = _update_chunk(
+            c,
+            nchunks,
+            origins,
+            od_indptr,
+            od_dest,
+            od_trips,
+            indptr,
+            out_links,
             bs_indptr,
             bs_links,
             init,
-            pmin,
-            node_flow,
-            od_dest[lo:hi],
-            od_trips[lo:hi],
+            term,
+            no_thru,
+            link_open,
+            cost,
+            xo,
+            in_bush,
+            topo,
+            topo_count,
+            lptr,
+            llinks,
         )
-        pruned = 0
-        for a in range(m):
-            if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
-                ib[a] = 0
-                xo_r[a] = 0.0
-                pruned += 1
-        if pruned:
-            _bush_labels(
-                order,
-                cnt,
-                ib,
-                xo_r,
-                bs_indptr,
-                bs_links,
-                init,
-                cost,
-                n,
-                lmin,
-                pmin,
-                lmax,
-                pmax,
-                False,
-            )
-        for k in range(n):
-            rank[k] = -1
-        for k in range(cnt):
-            rank[order[k]] = k
-        added = 0
-        for a in range(m):
-            if ib[a] or not link_open[a]:
-                continue
-            i = init[a]
-            j = term[a]
-            if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
-                continue
-            if lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14) and lmax[i] < lmax[j]:
-                ib[a] = 1
-                added += 1
-        if added == 0:
-            for a in range(m):
-                if ib[a] or not link_open[a]:
-                    continue
-                i = init[a]
-                j = term[a]
-                if rank[i] < 0 or rank[j] < 0 or j == o or (no_thru[i] and i != o):
-                    continue
-                if rank[i] < rank[j] and lmin[i] + cost[a] < lmin[j] * (1.0 - 1e-14):
-                    ib[a] = 1
-                    added += 1
-        if added or pruned:
-            cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
-        topo_count[r] = cnt
-        total_added += added
-    return total_added
+    return added.sum()
+
+
+@njit(cache=True)
+def bush_update_serial(
+    origins,
+    od_indptr,
+    od_dest,
+    od_trips,
+    indptr,
+    out_links,
+    bs_indptr,
+    bs_links,
+    init,
+    term,
+    no_thru,
+    link_open,
+    cost,
+    xo,
+    in_bush,
+    topo,
+    topo_count,
+    lptr,
+    llinks,
+):
+    """:func:`bush_update` on one thread."""
+    return _update_chunk(
+        0,
+        1,
+        origins,
+        od_indptr,
+        od_dest,
+        od_trips,
+        indptr,
+        out_links,
+        bs_indptr,
+        bs_links,
+        init,
+        term,
+        no_thru,
+        link_open,
+        cost,
+        xo,
+        in_bush,
+        topo,
+        topo_count,
+        lptr,
+        llinks,
+    )
 
 
 @njit(cache=True)
 def bush_shift(
     origins,
-    bs_indptr,
-    bs_links,
     init,
     fft,
     alpha,
@@ -792,19 +1083,21 @@ def bush_shift(
     x,
     cost,
     xo,
-    in_bush,
     topo,
     topo_count,
+    lptr,
+    llinks,
     tol_rel,
 ):
     """One flow-shifting pass over every bush (Dial's Newton step, last node first).
 
     For each node whose longest used path costs more than its shortest bush path (by more
     than ``tol_rel`` of the path cost), flow moves between the two segments from their
-    divergence node. ``x`` and ``cost`` are updated as flow moves. Returns the largest
-    cost difference seen.
+    divergence node; ``x`` and ``cost`` follow every move (Gauss-Seidel over origins: each
+    bush sees the flows the previous ones left). Labels come from the in-link lists that
+    :func:`bush_update` stored. Returns the largest cost difference seen.
     """
-    n = init.shape[0] * 0 + topo.shape[1]
+    n = topo.shape[1]
     lmin = np.empty(n)
     lmax = np.empty(n)
     pmin = np.empty(n, dtype=np.int64)
@@ -816,15 +1109,12 @@ def bush_shift(
     for r in range(origins.shape[0]):
         o = origins[r]
         xo_r = xo[r]
-        ib = in_bush[r]
         order = topo[r]
         cnt = topo_count[r]
-        _bush_labels(
-            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, True
-        )
+        _compact_labels(order, cnt, lptr[r], llinks[r], xo_r, init, cost, lmin, pmin, lmax, pmax)
         for k in range(cnt - 1, 0, -1):
             j = order[k]
-            if pmax[j] < 0:
+            if pmax[j] < 0 or (lptr[r, k + 1] - lptr[r, k] < 2 and pmax[j] == pmin[j]):
                 continue
             gap = lmax[j] - lmin[j]
             if gap <= tol_rel * lmax[j]:
@@ -939,6 +1229,8 @@ def warmup() -> None:
     link_costs(one, one, beta, one, zero, x, cost)
     topo = np.empty((1, 4), dtype=i64)
     tc = np.zeros(1, dtype=i64)
+    lptr = np.zeros((1, 5), dtype=i64)
+    llinks = np.zeros((1, 4), dtype=i64)
     bush_update(
         origins,
         od_indptr,
@@ -957,23 +1249,11 @@ def warmup() -> None:
         ib,
         topo,
         tc,
+        lptr,
+        llinks,
+        threads(),
     )
     bush_shift(
-        origins,
-        bs_indptr,
-        bs_links,
-        init,
-        one,
-        one,
-        beta,
-        one,
-        zero,
-        x,
-        cost,
-        xo,
-        ib,
-        topo,
-        tc,
-        1e-12,
+        origins, init, one, one, beta, one, zero, x, cost, xo, topo, tc, lptr, llinks, 1e-12
     )
     _WARM = True

@@ -78,13 +78,19 @@ class _Problem:
     total: float
     dropped: float
 
+    @property
+    def threads(self) -> int:
+        """Threads worth using: one for small problems, where starting threads costs more
+        than it saves (and a busy machine makes every parallel region wait)."""
+        return K.threads() if len(self.origins) * self.m >= 100_000 else 1
+
     def costs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.m) if out is None else out
         K.link_costs(self.fft, self.alpha, self.beta, self.cap, self.const, x, out)
         return out
 
     def aon(self, cost: np.ndarray, out: np.ndarray) -> float:
-        sptt, _ = K.all_or_nothing(
+        args = (
             self.origins,
             self.od_indptr,
             self.od_dest,
@@ -96,25 +102,28 @@ class _Problem:
             cost,
             self.no_thru,
             out,
-            K.threads(),
         )
+        if self.threads == 1:
+            sptt, _ = K.all_or_nothing_serial(*args)
+        else:
+            sptt, _ = K.all_or_nothing(*args, self.threads)
         return float(sptt)
 
     def sptt(self, cost: np.ndarray) -> float:
-        return float(
-            K.sptt_only(
-                self.origins,
-                self.od_indptr,
-                self.od_dest,
-                self.od_trips,
-                self.fs_indptr,
-                self.fs_links,
-                self.term,
-                cost,
-                self.no_thru,
-                K.threads(),
-            )
+        args = (
+            self.origins,
+            self.od_indptr,
+            self.od_dest,
+            self.od_trips,
+            self.fs_indptr,
+            self.fs_links,
+            self.term,
+            cost,
+            self.no_thru,
         )
+        if self.threads == 1:
+            return float(K.sptt_serial(*args))
+        return float(K.sptt_only(*args, self.threads))
 
     def objective(self, x: np.ndarray) -> float:
         return float(K.beckmann(self.fft, self.alpha, self.beta, self.cap, self.const, x))
@@ -404,6 +413,7 @@ def _solve_fw(prob: _Problem, method: str, mon: _Monitor, x0: np.ndarray | None)
 
 
 def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: int = 10):
+    """Algorithm B: per outer iteration, update every bush, then ``inner`` shift passes."""
     m, nr = prob.m, len(prob.origins)
     cost = prob.costs(np.zeros(m))
     if warm is not None and warm.xo is not None:
@@ -432,6 +442,10 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
     prob.costs(x, cost)
     topo = np.empty((nr, prob.n), dtype=np.int64)
     topo_count = np.zeros(nr, dtype=np.int64)
+    lptr = np.zeros((nr, prob.n + 1), dtype=np.int64)
+    llinks = np.zeros((nr, m), dtype=np.int64)
+    # bushes are independent while they are updated: split them over the threads
+    chunks = prob.threads
     it = 0
     while True:
         sptt = prob.sptt(cost)
@@ -442,7 +456,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
             return x, cost, it, status, tstt, sptt, (xo, in_bush)
         it += 1
         tol = min(1e-3, max(gap * 1e-2, 1e-16))
-        K.bush_update(
+        args = (
             prob.origins,
             prob.od_indptr,
             prob.od_dest,
@@ -460,14 +474,18 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
             in_bush,
             topo,
             topo_count,
+            lptr,
+            llinks,
         )
+        if chunks == 1:
+            K.bush_update_serial(*args)
+        else:
+            K.bush_update(*args, chunks)
         K.sum_origin_flows(xo, x)
         prob.costs(x, cost)
         for _ in range(inner):
-            K.bush_shift(
+            worst = K.bush_shift(
                 prob.origins,
-                prob.bs_indptr,
-                prob.bs_links,
                 prob.init,
                 prob.fft,
                 prob.alpha,
@@ -477,11 +495,14 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
                 x,
                 cost,
                 xo,
-                in_bush,
                 topo,
                 topo_count,
+                lptr,
+                llinks,
                 tol,
             )
+            if worst == 0.0:  # every bush within tolerance: the next update decides
+                break
         K.sum_origin_flows(xo, x)
         prob.costs(x, cost)
 
