@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="S",
-        help="before each case wait up to S seconds for other processes to go idle",
+        help="before each measurement wait up to S seconds for other processes to go idle",
     )
     a.add_argument(
         "--retries",
