@@ -311,12 +311,16 @@ class _Monitor:
         max_iter: int,
         time_limit: float | None,
         callback: Callable[[dict], Any] | None,
+        progress: bool | None = None,
     ) -> None:
+        from ._progress import progress_bar
+
         self.method, self.rgap, self.max_iter = method, rgap, max_iter
         self.time_limit, self.callback = time_limit, callback
         self.t0 = time.perf_counter()
         self.rows: list[tuple[int, float, float, float]] = []
         self.last_log = self.t0
+        self.bar = progress_bar(method, unit="iter", enabled=progress)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -329,6 +333,10 @@ class _Monitor:
             log.info(
                 "%s: iteration %d, relative gap %.3e, elapsed %.1f s", self.method, it, gap, now
             )
+        if not self.bar.disable:
+            self.bar.n = it
+            self.bar.set_postfix_str(f"gap {gap:.3e}", refresh=False)
+            self.bar.update(0)
         if self.callback is not None:
             stop = self.callback(
                 {"iteration": it, "relative_gap": gap, "objective": obj, "seconds": now}
@@ -566,6 +574,7 @@ def assign(
     distance_factor: float = 0.0,
     warm_start: AssignmentResult | None = None,
     callback: Callable[[dict], Any] | None = None,
+    progress: bool | None = None,
     on_disconnected: str = "raise",
     closed_links: Any = None,
 ) -> AssignmentResult:
@@ -596,6 +605,8 @@ def assign(
     callback
         Called after each iteration with a dict (``iteration``, ``relative_gap``,
         ``objective``, ``seconds``); returning ``True`` stops the solve.
+    progress
+        Show a progress bar (iteration and gap); by default only on a terminal.
     on_disconnected
         ``"raise"`` (default): trips between zones no path joins are an error naming the
         first pairs. ``"drop"``: drop them with a warning stating the amount.
@@ -641,7 +652,7 @@ def assign(
             warm = st
         else:
             log.info("warm start ignored: the demand or the link set differs")
-    mon = _Monitor(name, rgap, max_iter, time_limit, callback)
+    mon = _Monitor(name, rgap, max_iter, time_limit, callback, progress)
     if prob.total <= 0:
         x = np.zeros(prob.m)
         cost = prob.costs(x)
@@ -655,6 +666,7 @@ def assign(
             x0 = warm.flow
         x, cost, it, status, tstt, sptt, bush_state = _solve_fw(prob, name, mon, x0)
     seconds = mon.elapsed()
+    mon.bar.close()
     hist = mon.history()
     gap = float(hist.relative_gap[-1])
     state = _WarmState(

@@ -357,6 +357,11 @@ def run_batch(
     t0 = time.perf_counter()
     failed = 0
     finished = 0
+    from ._progress import progress_bar
+
+    bar = progress_bar(
+        "batch", total=len(todo), unit="scenario", enabled=None if progress else False
+    )
 
     def record(case: SweepCase, rec: dict[str, Any]) -> None:
         nonlocal failed, finished
@@ -369,6 +374,8 @@ def run_batch(
         atomic_write_text(out / "results.csv", _results_csv(cases, done))
         finished += 1
         failed += rec["status"] != "ok"
+        bar.update(1)
+        bar.set_postfix_str(f"{failed} failed", refresh=False)
         if progress:
             log.info(
                 "batch: %d done, %d failed, %d remaining, %.1f s",
@@ -389,6 +396,7 @@ def run_batch(
             _run_dask(todo, workers, scheduler, timeout, record)
         else:
             raise UsageError(f"unknown executor {executor!r}; use serial, process or dask")
+    bar.close()
     n_err = sum(1 for c in cases if done.get(c.scenario_id, {}).get("status") != "ok")
     return {
         "scenarios": len(cases),

@@ -206,6 +206,7 @@ class _Evaluator:
                 warm_start=self.warm_so,
                 toll_factor=self.toll_factor,
                 distance_factor=self.distance_factor,
+                progress=False,
             )
             self.n_so += 1
             self.warm_so = r
@@ -241,11 +242,14 @@ def _affordable(
 
 class _Progress:
     def __init__(self, what: str, callback: Callable[[dict], Any] | None) -> None:
+        from ._progress import progress_bar
+
         self.t0 = time.perf_counter()
         self.last = self.t0
         self.what = what
         self.callback = callback
         self.history: list[dict] = []
+        self.bar = progress_bar(what, unit="node")
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -271,6 +275,17 @@ class _Progress:
             or (last["bound"] != bound and np.isfinite(bound))
         ):
             self.history.append(row)
+        if not self.bar.disable:
+            self.bar.n = nodes
+            self.bar.set_postfix_str(
+                f"incumbent {incumbent:.6g}"
+                + ("" if gap is None else f", gap {100 * gap:.3f}%")
+                + f", {evaluations} equilibria",
+                refresh=False,
+            )
+            self.bar.update(0)
+            if force:
+                self.bar.close()
         if force or now - self.last >= 2.0:
             self.last = now
             log.info(
@@ -741,6 +756,7 @@ def _polished(ev: _Evaluator, plan: np.ndarray, rgap: float) -> _Eval:
         closed_links=closed,
         toll_factor=ev.toll_factor,
         distance_factor=ev.distance_factor,
+        progress=False,
     )
     ev.n_ue += 1
     m = ev.metrics(plan, r)
