@@ -116,8 +116,11 @@ def region(
     """A generated road network of about ``num_links`` directed links, with demand.
 
     Nodes are random points; roads are a Delaunay triangulation thinned to a road-like
-    mean degree while keeping a spanning tree, so every node stays reachable. Used for
-    scale series from a few hundred to hundreds of thousands of links.
+    mean degree while keeping a spanning tree, so every node stays reachable. A few
+    straight corridors are primary roads (the rest residential). Coordinates are metres
+    in UTM zone 48N (EPSG:32648, where Zigong lies), so the network also feeds the zoning
+    and demand model like an OpenStreetMap area. Used for scale series from a few hundred
+    to hundreds of thousands of links.
     """
     rng = np.random.default_rng(seed)
     n = max(4, int(num_links / 2.8))
@@ -163,8 +166,19 @@ def _build(xy, edges, ids, zones, trips_per_zone, capacity, speed_kmh, rng, *, n
     b = np.concatenate([e[:, 1], e[:, 0]])
     length = np.linalg.norm(xy[a] - xy[b], axis=1) * rng.uniform(1.0, 1.2, a.size)
     length = np.maximum(length, 0.01)
-    cap = capacity * rng.uniform(0.8, 1.2, a.size)
-    fft = length / speed_kmh * 60.0
+    # a few straight corridors become primary roads (faster, two lanes) that cross the
+    # area's edge, as trunk roads do: zoning finds its gateways on them
+    span = max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1e-9)
+    mid = 0.5 * (xy[a] + xy[b])
+    primary = np.zeros(a.size, dtype=bool)
+    for k in range(max(1, round(span / 8.0))):
+        cx = float(rng.uniform(xy[:, 0].min(), xy[:, 0].max()))
+        cy = float(rng.uniform(xy[:, 1].min(), xy[:, 1].max()))
+        primary |= np.abs(mid[:, 0] - cx) < 0.12 if k % 2 == 0 else np.abs(mid[:, 1] - cy) < 0.12
+    speed = np.where(primary, speed_kmh * 1.6, speed_kmh)
+    lanes = np.where(primary, 2.0, 1.0)
+    cap = capacity * lanes * rng.uniform(0.8, 1.2, a.size)
+    fft = length / speed * 60.0
     net = Network.from_links(
         ids[a],
         ids[b],
@@ -174,11 +188,13 @@ def _build(xy, edges, ids, zones, trips_per_zone, capacity, speed_kmh, rng, *, n
         alpha=0.15,
         beta=4.0,
         length=length,
-        speed=speed_kmh,
-        lanes=1.0,
-        road_class="residential",
-        x=xy[:, 0] * 1000.0,
-        y=xy[:, 1] * 1000.0,
+        speed=speed,
+        lanes=lanes,
+        road_class=np.where(primary, "primary", "residential"),
+        link_type=np.where(primary, 4, 10),
+        x=xy[:, 0] * 1000.0 + 500_000.0,
+        y=xy[:, 1] * 1000.0 + 3_250_000.0,
+        crs="EPSG:32648",
         units=Units(time="min", length="km", speed="km/h", flow="veh/h", cost="currency unit"),
         name=name,
     )
