@@ -82,7 +82,7 @@ class _Problem:
     def threads(self) -> int:
         """Threads worth using: one for small problems, where starting threads costs more
         than it saves (and a busy machine makes every parallel region wait)."""
-        return K.threads() if len(self.origins) * self.m >= 100_000 else 1
+        return K.threads() if len(self.origins) * self.m >= 20_000 else 1
 
     def costs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.m) if out is None else out
@@ -491,6 +491,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
             K.bush_update(*args, chunks)
         K.sum_origin_flows(xo, x)
         prob.costs(x, cost)
+        active = np.ones(nr, dtype=np.uint8)
         for _ in range(inner):
             worst = K.bush_shift(
                 prob.origins,
@@ -508,6 +509,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
                 lptr,
                 llinks,
                 tol,
+                active,
             )
             if worst == 0.0:  # every bush within tolerance: the next update decides
                 break
