@@ -420,7 +420,7 @@ def _solve_fw(prob: _Problem, method: str, mon: _Monitor, x0: np.ndarray | None)
         have = min(have + 1, 2)
 
 
-def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: int = 10):
+def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: int = 20):
     """Algorithm B: per outer iteration, update every bush, then ``inner`` shift passes."""
     m, nr = prob.m, len(prob.origins)
     cost = prob.costs(np.zeros(m))
