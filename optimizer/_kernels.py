@@ -1308,10 +1308,10 @@ def warmup() -> None:
     )
     sum_origin_flows(xo, x)
     link_costs(one, one, beta, one, zero, x, cost)
-    topo = np.empty((1, 4), dtype=i64)
+    topo = np.empty((1, 4), dtype=np.int32)
     tc = np.zeros(1, dtype=i64)
-    lptr = np.zeros((1, 5), dtype=i64)
-    llinks = np.zeros((1, 4), dtype=i64)
+    lptr = np.zeros((1, 5), dtype=np.int32)
+    llinks = np.zeros((1, 4), dtype=np.int32)
     bush_update(
         origins,
         od_indptr,

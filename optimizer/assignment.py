@@ -448,10 +448,11 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
     x = np.empty(m)
     K.sum_origin_flows(xo, x)
     prob.costs(x, cost)
-    topo = np.empty((nr, prob.n), dtype=np.int64)
+    # per-bush topological orders and in-link lists (int32 halves their memory)
+    topo = np.empty((nr, prob.n), dtype=np.int32)
     topo_count = np.zeros(nr, dtype=np.int64)
-    lptr = np.zeros((nr, prob.n + 1), dtype=np.int64)
-    llinks = np.zeros((nr, m), dtype=np.int64)
+    lptr = np.zeros((nr, prob.n + 1), dtype=np.int32)
+    llinks = np.zeros((nr, m), dtype=np.int32)
     # bushes are independent while they are updated: split them over the threads
     chunks = prob.threads
     it = 0

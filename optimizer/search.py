@@ -32,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -172,7 +172,9 @@ class _Evaluator:
         r = self._ue(plan)
         m = self.metrics(plan, r)
         ok = self.min_resilience is None or m.get("resilience", 1.0) >= self.min_resilience
-        ev = _Eval(self.value_of(m), m, r, ok)
+        # the cache keeps figures, not the bushes (those weigh zones x links each); the
+        # latest full result stays as the next warm start
+        ev = _Eval(self.value_of(m), m, replace(r, state=None), ok)
         self.cache[key] = ev
         return ev
 
