@@ -34,3 +34,24 @@ def test_builtin_town_is_reproducible():
     a, b = open_study(seed=3), open_study(seed=3)
     np.testing.assert_array_equal(a.demand.dense(), b.demand.dense())
     assert a.meta["gateways"] >= 2
+
+
+def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
+    """A generated area of 20,000 links takes the OSM path end to end (zones, gateways,
+    gravity demand, equilibrium at 1e-6, GeoPackage with CRS and flows)."""
+    import geopandas as gpd
+
+    from networks import zoning
+    from networks.synthetic import region
+    from optimizer.cli import write_flow_layer
+
+    net, _ = region(20_000, seed=3)
+    model = zoning.demand_model(net, seed=0)
+    assert model.gateways.node_ids.size >= 2 and model.demand.total > 0
+    r = assign(net, model.demand, rgap=1e-6)
+    assert r.converged and r.relative_gap <= 1e-6
+    out = tmp_path / "county.gpkg"
+    write_flow_layer(net, r, str(out))
+    g = gpd.read_file(out)
+    assert len(g) == net.num_links and g.crs.to_epsg() == 32648
+    np.testing.assert_allclose(g["flow"].to_numpy(), r.flow)
