@@ -43,12 +43,25 @@ METHODS = ("msa", "fw", "cfw", "bfw", "bush")
 _ALIASES = {"algb": "bush", "algorithm-b": "bush", "b": "bush", "frank-wolfe": "fw"}
 
 
-def choose_method(rgap: float) -> str:
-    """The default method for a target gap: ``bush`` (Algorithm B) for every target.
+#: Bytes per (origin, link) pair that the bush method holds: origin flows (8), bush
+#: membership (1), in-link lists (4), and the flows and membership a result keeps for warm
+#: starts (9).
+BUSH_BYTES_PER_CELL = 22
+#: Above this, ``method="auto"`` uses BFW, whose memory does not grow with the zones.
+BUSH_MEMORY_LIMIT = 4 * 2**30
 
-    Measured on SiouxFalls, Anaheim and Chicago-Sketch (``benchmarks/``): Algorithm B reaches
-    1e-4 no slower than BFW and is orders of magnitude faster below 1e-6.
+
+def choose_method(rgap: float, *, origins: int = 0, links: int = 0) -> str:
+    """The default method: ``bush`` (Algorithm B) unless its memory would be too large.
+
+    Measured on SiouxFalls, Anaheim, Chicago-Sketch and generated regions
+    (``benchmarks/``): Algorithm B reaches 1e-4 about as fast as BFW and is orders of
+    magnitude faster below 1e-6. Its memory grows with origins x links
+    (:data:`BUSH_BYTES_PER_CELL` each); past :data:`BUSH_MEMORY_LIMIT` the default is
+    ``bfw``, whose memory grows with links only.
     """
+    if origins * links * BUSH_BYTES_PER_CELL > BUSH_MEMORY_LIMIT:
+        return "bfw"
     return "bush"
 
 
@@ -628,17 +641,13 @@ def assign(
         For bad input, before any iteration.
     """
     name = _ALIASES.get(method.lower(), method.lower())
-    if name == "auto":
-        name = choose_method(rgap)
-    if name not in METHODS:
+    if name not in (*METHODS, "auto"):
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not (np.isfinite(rgap) and rgap >= 0):
         raise UsageError(f"rgap must be a number >= 0, got {rgap}")
     if on_disconnected not in ("raise", "drop"):
         raise UsageError("on_disconnected must be 'raise' or 'drop'")
-    if max_iter is None:
-        max_iter = 1000 if name == "bush" else 10_000
-    if max_iter < 0:
+    if max_iter is not None and max_iter < 0:
         raise UsageError(f"max_iter must be >= 0, got {max_iter}")
     if time_limit is not None and not time_limit > 0:
         raise UsageError(f"time_limit must be > 0 seconds, got {time_limit}")
@@ -647,6 +656,10 @@ def assign(
     link_open = _closed_mask(network, closed_links)
     K.warmup()
     prob = _prepare(network, demand, toll_factor, distance_factor, link_open, on_disconnected)
+    if name == "auto":
+        name = choose_method(rgap, origins=len(prob.origins), links=prob.m)
+    if max_iter is None:
+        max_iter = 1000 if name == "bush" else 10_000
 
     warm = None
     if warm_start is not None:
