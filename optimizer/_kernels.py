@@ -1253,70 +1253,41 @@ def warmup() -> None:
     fs_links = np.array([0, 1, 2, 3], dtype=i64)
     bs_indptr = np.array([0, 0, 1, 2, 4], dtype=i64)
     bs_links = np.array([0, 1, 2, 3], dtype=i64)
-    one = np.ones(4)
-    zero = np.zeros(4)
-    beta = np.full(4, 4.0)
+    one, zero, beta = np.ones(4), np.zeros(4), np.full(4, 4.0)
     no_thru = np.zeros(4, dtype=np.uint8)
     link_open = np.ones(4, dtype=np.uint8)
-    origins = np.array([0], dtype=i64)
-    od_indptr = np.array([0, 1], dtype=i64)
-    od_dest = np.array([3], dtype=i64)
-    od_trips = np.array([2.0])
-    x = np.zeros(4)
-    cost = np.empty(4)
-    link_costs(one, one, beta, one, zero, x, cost)
-    link_derivatives(one, one, beta, one, x, np.empty(4))
-    beckmann(one, one, beta, one, zero, x)
-    y = np.empty(4)
-    all_or_nothing(
-        origins,
-        od_indptr,
-        od_dest,
-        od_trips,
-        fs_indptr,
-        fs_links,
-        init,
-        term,
-        cost,
-        no_thru,
-        y,
-        threads(),
+    od = (
+        np.array([0], dtype=i64),
+        np.array([0, 1], dtype=i64),
+        np.array([3], dtype=i64),
+        np.array([2.0]),
     )
-    sptt_only(
-        origins, od_indptr, od_dest, od_trips, fs_indptr, fs_links, term, cost, no_thru, threads()
-    )
-    distances_from(origins, fs_indptr, fs_links, term, cost, no_thru, np.empty((1, 4)))
-    d = y - x
-    line_search(one, one, beta, one, zero, x, d, 1.0, 1e-12)
-    conjugate_weights(one, one, beta, one, x, y, y, y, 0.5, False)
-    conjugate_weights(one, one, beta, one, x, y, y, y, 0.5, True)
+    x, y, cost = np.zeros(4), np.empty(4), np.empty(4)
+    bpr = (one, one, beta, one)  # fft, alpha, beta, capacity
+    link_costs(*bpr, zero, x, cost)
+    link_derivatives(*bpr, x, np.empty(4))
+    beckmann(*bpr, zero, x)
+    aon = (*od, fs_indptr, fs_links, init, term, cost, no_thru, y)
+    all_or_nothing(*aon, threads())
+    all_or_nothing_serial(*aon)
+    sp = (*od, fs_indptr, fs_links, term, cost, no_thru)
+    sptt_only(*sp, threads())
+    sptt_serial(*sp)
+    distances_from(od[0], fs_indptr, fs_links, term, cost, no_thru, np.empty((1, 4)))
+    line_search(*bpr, zero, x, y - x, 1.0, 1e-12)
+    conjugate_weights(*bpr, x, y, y, y, 0.5, False)
+    conjugate_weights(*bpr, x, y, y, y, 0.5, True)
     xo = np.zeros((1, 4))
     ib = np.zeros((1, 4), dtype=np.uint8)
-    bush_init(
-        origins,
-        od_indptr,
-        od_dest,
-        od_trips,
-        fs_indptr,
-        fs_links,
-        init,
-        term,
-        cost,
-        no_thru,
-        xo,
-        ib,
-    )
+    bush_init(*od, fs_indptr, fs_links, init, term, cost, no_thru, xo, ib)
     sum_origin_flows(xo, x)
-    link_costs(one, one, beta, one, zero, x, cost)
+    link_costs(*bpr, zero, x, cost)
     topo = np.empty((1, 4), dtype=np.int32)
     tc = np.zeros(1, dtype=i64)
     lptr = np.zeros((1, 5), dtype=np.int32)
     llinks = np.zeros((1, 4), dtype=np.int32)
-    bush_update(
-        origins,
-        od_indptr,
-        od_dest,
-        od_trips,
+    upd = (
+        *od,
         fs_indptr,
         fs_links,
         bs_indptr,
@@ -1332,15 +1303,13 @@ def warmup() -> None:
         tc,
         lptr,
         llinks,
-        threads(),
     )
+    bush_update(*upd, threads())
+    bush_update_serial(*upd)
     bush_shift(
-        origins,
+        od[0],
         init,
-        one,
-        one,
-        beta,
-        one,
+        *bpr,
         zero,
         x,
         cost,
@@ -1352,29 +1321,4 @@ def warmup() -> None:
         1e-12,
         np.ones(1, dtype=np.uint8),
     )
-    bush_update_serial(
-        origins,
-        od_indptr,
-        od_dest,
-        od_trips,
-        fs_indptr,
-        fs_links,
-        bs_indptr,
-        bs_links,
-        init,
-        term,
-        no_thru,
-        link_open,
-        cost,
-        xo,
-        ib,
-        topo,
-        tc,
-        lptr,
-        llinks,
-    )
-    all_or_nothing_serial(
-        origins, od_indptr, od_dest, od_trips, fs_indptr, fs_links, init, term, cost, no_thru, y
-    )
-    sptt_serial(origins, od_indptr, od_dest, od_trips, fs_indptr, fs_links, term, cost, no_thru)
     _WARM = True

@@ -88,13 +88,30 @@ def test_assign_osm_file_to_geopackage(data_dir, tmp_path):
     import geopandas as gpd
 
     out = tmp_path / "wo.gpkg"
-    code = main(["assign", str(data_dir / "osm" / "West-Oakland.osm.bz2"), "--gap", "1e-6",
-                 "--out", str(out), "-q"])
+    code = main(
+        [
+            "assign",
+            str(data_dir / "osm" / "West-Oakland.osm.bz2"),
+            "--gap",
+            "1e-6",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
     assert code == 0
     g = gpd.read_file(out)
     assert g.crs.to_epsg() == 32610 and len(g) > 0 and g.geometry.notna().all()
-    assert {"link_id", "init_node", "term_node", "flow", "cost", "volume_capacity",
-            "road_class", "osm_way_ids"} <= set(g.columns)
+    assert {
+        "link_id",
+        "init_node",
+        "term_node",
+        "flow",
+        "cost",
+        "volume_capacity",
+        "road_class",
+        "osm_way_ids",
+    } <= set(g.columns)
     assert (g["flow"] >= 0).all() and g["flow"].sum() > 0
 
 

@@ -20,20 +20,31 @@ def _write(tmp_path, text, name="s.toml"):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('command = "assign"\n[network]\npath = "x"\nspeed = 3\n',
-         r"line 4: field 'network.speed': unknown key in \[network\]"),
+        (
+            'command = "assign"\n[network]\npath = "x"\nspeed = 3\n',
+            r"line 4: field 'network.speed': unknown key in \[network\]",
+        ),
         ('colour = "red"\n', r"line 1: field 'colour': unknown key"),
-        ('[optimize]\nbudget = "lots"\n',
-         r"line 2: field 'optimize.budget': is 'lots'; expected a number"),
-        ('[demand]\nn_zones = 2.5\n', r"line 2: field 'demand.n_zones': is 2.5; expected a whole"),
+        (
+            '[optimize]\nbudget = "lots"\n',
+            r"line 2: field 'optimize.budget': is 'lots'; expected a number",
+        ),
+        ("[demand]\nn_zones = 2.5\n", r"line 2: field 'demand.n_zones': is 2.5; expected a whole"),
         ('command = "dance"\n', r"line 1: field 'command': is 'dance'; choose one of"),
-        ('[network]\nsource = "place"\n', r"line 2: field 'network.source': source = 'place' "
-         r"needs a 'query' key"),
-        ('[network]\npath = "${NO_SUCH_VARIABLE_X}/a.tntp"\n',
-         r"line 2: field 'network.path': uses \$\{NO_SUCH_VARIABLE_X\}, but that environment"),
-        ('[optimize]\nbudget = 1\nbudget_share = 0.2\n',
-         r"line 3: field 'optimize.budget_share': give budget or budget_share"),
-        ('[network\n', r"is not valid TOML"),
+        (
+            '[network]\nsource = "place"\n',
+            r"line 2: field 'network.source': source = 'place' "
+            r"needs a 'query' key",
+        ),
+        (
+            '[network]\npath = "${NO_SUCH_VARIABLE_X}/a.tntp"\n',
+            r"line 2: field 'network.path': uses \$\{NO_SUCH_VARIABLE_X\}, but that environment",
+        ),
+        (
+            "[optimize]\nbudget = 1\nbudget_share = 0.2\n",
+            r"line 3: field 'optimize.budget_share': give budget or budget_share",
+        ),
+        ("[network\n", r"is not valid TOML"),
     ],
 )
 def test_bad_scenarios_name_key_and_line(tmp_path, text, message):
@@ -48,8 +59,13 @@ def test_paths_are_relative_to_the_file_and_variables_expand(tmp_path, monkeypat
     monkeypatch.setenv("MY_DATA", "/data/here")
     sub = tmp_path / "cases"
     sub.mkdir()
-    sc = load_scenario(_write(sub, '[network]\npath = "nets/a_net.tntp"\ntrips = '
-                               '"${MY_DATA}/t.tntp"\n[output]\ndir = "out"\n'))
+    sc = load_scenario(
+        _write(
+            sub,
+            '[network]\npath = "nets/a_net.tntp"\ntrips = '
+            '"${MY_DATA}/t.tntp"\n[output]\ndir = "out"\n',
+        )
+    )
     assert sc.doc["network"]["path"] == str(sub / "nets" / "a_net.tntp")
     assert sc.doc["network"]["trips"] == "/data/here/t.tntp"
     assert sc.doc["network"]["source"] == "file"
@@ -66,9 +82,12 @@ def test_bundled_presets_are_scenarios():
 
 
 def test_assign_scenario_runs_and_records_itself(data_dir, tmp_path):
-    p = _write(tmp_path, 'command = "assign"\n[network]\npath = '
-               '"${ROADOPT_DATA_DIR}/tntp/SiouxFalls/SiouxFalls_net.tntp"\n'
-               '[assignment]\ngap = 1e-9\n')
+    p = _write(
+        tmp_path,
+        'command = "assign"\n[network]\npath = '
+        '"${ROADOPT_DATA_DIR}/tntp/SiouxFalls/SiouxFalls_net.tntp"\n'
+        "[assignment]\ngap = 1e-9\n",
+    )
     out = tmp_path / "out"
     assert main(["run", str(p), "--out", str(out), "-q"]) == 0
     doc = json.loads((out / "plan.json").read_text())
@@ -79,17 +98,22 @@ def test_assign_scenario_runs_and_records_itself(data_dir, tmp_path):
 
 
 def test_optimize_scenario_on_an_instance(data_dir, tmp_path):
-    p = _write(tmp_path, '[network]\npath = "${ROADOPT_DATA_DIR}/dndp/SiouxFalls/'
-               'SF_DNDP_10_2.txt"\ntrips = "${ROADOPT_DATA_DIR}/tntp/SiouxFalls/'
-               'SiouxFalls_trips.tntp"\n[optimize]\nbudget_share = 0.25\nobjective = "tstt"\n'
-               'gap = 1e-6\n')
+    p = _write(
+        tmp_path,
+        '[network]\npath = "${ROADOPT_DATA_DIR}/dndp/SiouxFalls/'
+        'SF_DNDP_10_2.txt"\ntrips = "${ROADOPT_DATA_DIR}/tntp/SiouxFalls/'
+        'SiouxFalls_trips.tntp"\n[optimize]\nbudget_share = 0.25\nobjective = "tstt"\n'
+        "gap = 1e-6\n",
+    )
     out = tmp_path / "plan"
     sc = load_scenario(p)
     run = run_scenario(sc, out=out)
     assert run.plan.objective / 1000 <= 6509.7 * 1.0005
     doc = json.loads((out / "plan.json").read_text())
-    assert doc["status"] == "optimal" and doc["run"]["settings"]["scenario"]["optimize"][
-        "budget_share"] == 0.25
+    assert (
+        doc["status"] == "optimal"
+        and doc["run"]["settings"]["scenario"]["optimize"]["budget_share"] == 0.25
+    )
     # the same run into the same folder replaces its files; a different one is refused
     run_scenario(sc, out=out)
     other = load_scenario(_write(tmp_path, p.read_text().replace("0.25", "0.5"), "o.toml"))

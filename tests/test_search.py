@@ -14,8 +14,11 @@ from optimizer.results import Status
 from optimizer.search import optimize
 
 # Rey (2020), best published TSTT / 1000 for budgets of 25, 50 and 75 % of all candidates
-PUBLISHED = {"10_1": (6227.9, 5680.2, 5294.0), "10_2": (6509.7, 5756.8, 5088.5),
-             "10_6": (5823.6, 5152.0, 4810.4)}
+PUBLISHED = {
+    "10_1": (6227.9, 5680.2, 5294.0),
+    "10_2": (6509.7, 5756.8, 5088.5),
+    "10_6": (5823.6, 5152.0, 4810.4),
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,7 @@ def test_published_dndp_cases_are_matched_or_beaten_and_proven(data_dir, sioux_d
 def test_branch_and_bound_agrees_with_complete_enumeration(data_dir, sioux_demand):
     base, cs = _instance(data_dir, "10_3")
     bnb = optimize(base, sioux_demand, cs, budget_share=0.5, baseline=True)
-    full = optimize(base, sioux_demand, cs, budget_share=0.5, method="enumerate",
-                    baseline=False)
+    full = optimize(base, sioux_demand, cs, budget_share=0.5, method="enumerate", baseline=False)
     assert full.status == Status.OPTIMAL
     assert bnb.objective == pytest.approx(full.objective, rel=2e-6)
     # bnb scores far fewer plans than enumeration
@@ -59,14 +61,21 @@ def _braess_candidates():
     base, dem = braess(with_middle=False)
     full, _ = braess(with_middle=True)
     mid = int(np.flatnonzero((full.node_ids[full.init] == 3) & (full.node_ids[full.term] == 4))[0])
-    ext = extend_network(base, {
-        "init": [full.init[mid]], "term": [full.term[mid]],
-        "free_flow_time": [full.free_flow_time[mid]], "capacity": [full.capacity[mid]],
-        "alpha": [full.alpha[mid]], "beta": [full.beta[mid]], "length": [100.0],
-    })
-    cs = CandidateSet(ext, base.num_links, (
-        Candidate("middle", "new_link", 1.0, np.array([base.num_links])),
-    ))
+    ext = extend_network(
+        base,
+        {
+            "init": [full.init[mid]],
+            "term": [full.term[mid]],
+            "free_flow_time": [full.free_flow_time[mid]],
+            "capacity": [full.capacity[mid]],
+            "alpha": [full.alpha[mid]],
+            "beta": [full.beta[mid]],
+            "length": [100.0],
+        },
+    )
+    cs = CandidateSet(
+        ext, base.num_links, (Candidate("middle", "new_link", 1.0, np.array([base.num_links])),)
+    )
     return base, dem, cs
 
 
@@ -77,8 +86,14 @@ def test_braess_link_is_not_built_even_when_affordable():
     assert plan.objective == pytest.approx(6 * 83, rel=1e-6)
     assert plan.baseline["selected"] == []
     # forcing it in (a user constraint) shows the paradox: the equilibrium gets worse
-    forced = optimize(base, dem, cs, budget=10.0, rgap=1e-10,
-                      constraints=lambda model, y: model.Add(y["middle"] == 1))
+    forced = optimize(
+        base,
+        dem,
+        cs,
+        budget=10.0,
+        rgap=1e-10,
+        constraints=lambda model, y: model.Add(y["middle"] == 1),
+    )
     assert forced.selected == ("middle",)
     assert forced.objective == pytest.approx(6 * 92, rel=1e-6)
     assert forced.objective > plan.objective
@@ -89,18 +104,34 @@ def _grid_candidates():
     ids = net.node_ids
     # new diagonal 1 -> 16 (corner to corner), widen options on two links, a prerequisite
     a, b = net.node_index(1), net.node_index(16)
-    ext = extend_network(net, {"init": [a, b], "term": [b, a], "free_flow_time": [2.0, 2.0],
-                               "capacity": [3000.0, 3000.0], "length": [2.1, 2.1]})
+    ext = extend_network(
+        net,
+        {
+            "init": [a, b],
+            "term": [b, a],
+            "free_flow_time": [2.0, 2.0],
+            "capacity": [3000.0, 3000.0],
+            "length": [2.1, 2.1],
+        },
+    )
     m0 = net.num_links
     l0 = int(np.flatnonzero((ids[net.init] == 1) & (ids[net.term] == 2))[0])
     cands = (
         Candidate("diag", "new_link", 50.0, np.array([m0, m0 + 1])),
-        Candidate("w1", "widen", 10.0, np.array([l0]), scale={"capacity": np.array([1.5])},
-                  group="w"),
-        Candidate("w2", "widen", 18.0, np.array([l0]), scale={"capacity": np.array([2.0])},
-                  group="w"),
-        Candidate("diag+", "widen", 5.0, np.array([m0]), scale={"capacity": np.array([2.0])},
-                  requires=("diag",)),
+        Candidate(
+            "w1", "widen", 10.0, np.array([l0]), scale={"capacity": np.array([1.5])}, group="w"
+        ),
+        Candidate(
+            "w2", "widen", 18.0, np.array([l0]), scale={"capacity": np.array([2.0])}, group="w"
+        ),
+        Candidate(
+            "diag+",
+            "widen",
+            5.0,
+            np.array([m0]),
+            scale={"capacity": np.array([2.0])},
+            requires=("diag",),
+        ),
     )
     return net, dem, CandidateSet(ext, m0, cands)
 
@@ -148,26 +179,56 @@ def test_bad_input_fails_before_solving():
     with pytest.raises(UsageError, match="need gateways"):
         optimize(net, dem, cs, budget=10, objective="connectivity")
     with pytest.raises(InvalidCandidatesError, match="cost -1"):
-        CandidateSet(cs.network, cs.num_base_links,
-                     (Candidate("x", "widen", -1.0, np.array([0]),
-                                scale={"capacity": np.array([1.2])}),))
+        CandidateSet(
+            cs.network,
+            cs.num_base_links,
+            (Candidate("x", "widen", -1.0, np.array([0]), scale={"capacity": np.array([1.2])}),),
+        )
     with pytest.raises(InvalidCandidatesError, match="may not reduce capacity"):
-        CandidateSet(cs.network, cs.num_base_links,
-                     (Candidate("x", "widen", 1.0, np.array([0]),
-                                scale={"capacity": np.array([0.5])}),))
+        CandidateSet(
+            cs.network,
+            cs.num_base_links,
+            (Candidate("x", "widen", 1.0, np.array([0]), scale={"capacity": np.array([0.5])}),),
+        )
     with pytest.raises(InvalidCandidatesError, match="contradictory"):
-        CandidateSet(cs.network, cs.num_base_links, (
-            Candidate("a", "widen", 1.0, np.array([0]), scale={"capacity": np.array([1.2])},
-                      group="g", requires=("b",)),
-            Candidate("b", "widen", 1.0, np.array([1]), scale={"capacity": np.array([1.2])},
-                      group="g"),
-        ))
+        CandidateSet(
+            cs.network,
+            cs.num_base_links,
+            (
+                Candidate(
+                    "a",
+                    "widen",
+                    1.0,
+                    np.array([0]),
+                    scale={"capacity": np.array([1.2])},
+                    group="g",
+                    requires=("b",),
+                ),
+                Candidate(
+                    "b",
+                    "widen",
+                    1.0,
+                    np.array([1]),
+                    scale={"capacity": np.array([1.2])},
+                    group="g",
+                ),
+            ),
+        )
     with pytest.raises(InvalidCandidatesError, match="add requires"):
-        CandidateSet(cs.network, cs.num_base_links, (
-            cs.candidates[0],
-            Candidate("z", "widen", 1.0, np.array([cs.num_base_links]),
-                      scale={"capacity": np.array([1.2])}),
-        ))
+        CandidateSet(
+            cs.network,
+            cs.num_base_links,
+            (
+                cs.candidates[0],
+                Candidate(
+                    "z",
+                    "widen",
+                    1.0,
+                    np.array([cs.num_base_links]),
+                    scale={"capacity": np.array([1.2])},
+                ),
+            ),
+        )
 
 
 def test_connectivity_objective_with_gateways():
@@ -175,23 +236,60 @@ def test_connectivity_objective_with_gateways():
     # make the two last zones gateways
     internal = np.ones(dem.num_zones, dtype=bool)
     internal[-2:] = False
-    dem = Demand(zone_ids=dem.zone_ids, zone_node_ids=dem.zone_node_ids, matrix=dem.matrix,
-                 internal=internal, period=dem.period)
+    dem = Demand(
+        zone_ids=dem.zone_ids,
+        zone_node_ids=dem.zone_node_ids,
+        matrix=dem.matrix,
+        internal=internal,
+        period=dem.period,
+    )
     a, b = net.node_index(1), net.node_index(25)
-    ext = extend_network(net, {"init": [a, b], "term": [b, a], "free_flow_time": [1.0, 1.0],
-                               "capacity": [2000.0, 2000.0], "length": [1.0, 1.0]})
+    ext = extend_network(
+        net,
+        {
+            "init": [a, b],
+            "term": [b, a],
+            "free_flow_time": [1.0, 1.0],
+            "capacity": [2000.0, 2000.0],
+            "length": [1.0, 1.0],
+        },
+    )
     m0 = net.num_links
-    cs = CandidateSet(ext, m0, (
-        Candidate("shortcut", "new_link", 10.0, np.array([m0, m0 + 1])),
-        *(Candidate(f"fast{k}", "upgrade", 3.0, np.array([k]),
-                    set={"free_flow_time": np.array([net.free_flow_time[k] / 2])})
-          for k in range(0, 8)),
-    ))
-    bnb = optimize(net, dem, cs, budget=15.0, objective="connectivity",
-                   weights={"internal": 0.3, "external": 0.7})
-    full = optimize(net, dem, cs, budget=15.0, objective="connectivity",
-                    weights={"internal": 0.3, "external": 0.7}, method="enumerate",
-                    baseline=False)
+    cs = CandidateSet(
+        ext,
+        m0,
+        (
+            Candidate("shortcut", "new_link", 10.0, np.array([m0, m0 + 1])),
+            *(
+                Candidate(
+                    f"fast{k}",
+                    "upgrade",
+                    3.0,
+                    np.array([k]),
+                    set={"free_flow_time": np.array([net.free_flow_time[k] / 2])},
+                )
+                for k in range(0, 8)
+            ),
+        ),
+    )
+    bnb = optimize(
+        net,
+        dem,
+        cs,
+        budget=15.0,
+        objective="connectivity",
+        weights={"internal": 0.3, "external": 0.7},
+    )
+    full = optimize(
+        net,
+        dem,
+        cs,
+        budget=15.0,
+        objective="connectivity",
+        weights={"internal": 0.3, "external": 0.7},
+        method="enumerate",
+        baseline=False,
+    )
     assert bnb.status == Status.OPTIMAL
     assert bnb.objective == pytest.approx(full.objective, rel=1e-6)
     m = bnb.metrics_after
@@ -203,14 +301,27 @@ def test_connectivity_objective_with_gateways():
 def test_min_resilience_is_a_constraint():
     # a chain town: zone 1 reaches the gateway 3 through one road only
     net = Network.from_links([1, 2, 2, 3], [2, 1, 3, 2], free_flow_time=1.0, capacity=100.0)
-    dem = Demand(zone_ids=[1, 2, 3], zone_node_ids=[1, 2, 3],
-                 matrix=[[0, 5, 5], [5, 0, 5], [5, 5, 0]], internal=[True, True, False])
+    dem = Demand(
+        zone_ids=[1, 2, 3],
+        zone_node_ids=[1, 2, 3],
+        matrix=[[0, 5, 5], [5, 0, 5], [5, 5, 0]],
+        internal=[True, True, False],
+    )
     i1, i3 = net.node_index(1), net.node_index(3)
-    ext = extend_network(net, {"init": [i1, i3], "term": [i3, i1],
-                               "free_flow_time": [3.0, 3.0], "capacity": [100.0, 100.0]})
-    cs = CandidateSet(ext, net.num_links, (
-        Candidate("bypass", "new_link", 5.0, np.array([net.num_links, net.num_links + 1])),
-    ))
+    ext = extend_network(
+        net,
+        {
+            "init": [i1, i3],
+            "term": [i3, i1],
+            "free_flow_time": [3.0, 3.0],
+            "capacity": [100.0, 100.0],
+        },
+    )
+    cs = CandidateSet(
+        ext,
+        net.num_links,
+        (Candidate("bypass", "new_link", 5.0, np.array([net.num_links, net.num_links + 1])),),
+    )
     plain = optimize(net, dem, cs, budget=10.0)
     assert plain.selected == ()  # the bypass is slower: no time benefit
     safe = optimize(net, dem, cs, budget=10.0, min_resilience=1.0)

