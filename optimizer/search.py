@@ -314,12 +314,17 @@ def _branch_and_bound(
     tol: float,
     time_limit: float | None,
     prog: _Progress,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float, bool]:
     n = len(cs)
     empty = np.zeros(n, dtype=bool)
     best_plan = empty
     base = ev.evaluate(empty)
     best = base.value if base.feasible and master.feasible(empty) else math.inf
+    if start is not None and cs.is_feasible(start, budget) and master.feasible(start):
+        e = ev.evaluate(start)  # a known plan (the greedy one): never return worse
+        if e.feasible and e.value < best:
+            best_plan, best = start.copy(), e.value
     order = np.lexsort((np.arange(n), -weights))  # branching priority: benefit first
     counter = itertools.count()
     root_free = _affordable(cs, budget, empty, empty)
@@ -642,8 +647,12 @@ def optimize(
         if not before.feasible:
             best_val = math.inf
     elif method == "bnb":
+        start = None
+        if baseline:  # the greedy plan seeds the incumbent: bnb is never worse than it
+            greedy_plan, greedy_val = _greedy(ev, candidates, budget, master, time_limit, prog)
+            start = greedy_plan
         best_plan, best_val, lower, exhausted = _branch_and_bound(
-            ev, master, candidates, budget, weights_est, tol, time_limit, prog
+            ev, master, candidates, budget, weights_est, tol, time_limit, prog, start
         )
         status = Status.OPTIMAL if exhausted else Status.FEASIBLE
     elif method == "enumerate":
@@ -669,7 +678,10 @@ def optimize(
         )
     base_row = None
     if baseline and method != "greedy" and not message:
-        gp, gv = _greedy(ev, candidates, budget, master, None, prog)
+        if method == "bnb":
+            gp, gv = greedy_plan, greedy_val
+        else:
+            gp, gv = _greedy(ev, candidates, budget, master, None, prog)
         base_row = {
             "method": "greedy benefit per cost",
             "objective": float(gv),
