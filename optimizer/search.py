@@ -71,9 +71,10 @@ class Appraisal:
     """Money terms of a plan: value of travel time saved against the building cost.
 
     The annual benefit is the total travel time saved in the demand's period (vehicle
-    hours) times ``value_of_time`` times ``periods_per_year``; its present value uses an
-    annuity over ``years`` at ``discount_rate``. Defaults are planning conventions to be
-    set by the user: 250 working days with two peak hours each (500 periods a year for a
+    hours) times ``value_of_time`` (base currency units per vehicle-hour) times
+    ``periods_per_year``, reported in the candidates' cost unit (for example thousand
+    CNY); its present value uses an annuity over ``years`` at ``discount_rate``.
+    Defaults are planning conventions to be set by the user: 250 working days with two peak hours each (500 periods a year for a
     peak-hour demand), 20 years at 5%, and a value of time of 40 currency units per
     vehicle-hour (of the order of Chinese appraisal practice for cars, in CNY).
     """
@@ -778,13 +779,30 @@ def _polished(ev: _Evaluator, plan: np.ndarray, rgap: float) -> _Eval:
     return _Eval(ev.value_of(m), m, r, ok)
 
 
+def cost_unit_scale(unit: str) -> float:
+    """Base currency units in one cost unit: 1e3 for "thousand CNY", 1e6 for "million"."""
+    words = unit.strip().lower().split()
+    scale = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9}
+    return scale.get(words[0], 1.0) if words else 1.0
+
+
 def _appraise(
     ev: _Evaluator, cs: CandidateSet, plan: np.ndarray, before: _Eval, after: _Eval, app: Appraisal
 ) -> tuple[list[dict], dict]:
-    """Benefit in money of the plan and (leave-one-out) of each chosen upgrade."""
+    """Benefit in money of the plan and (leave-one-out) of each chosen upgrade.
+
+    The value of time is in base currency units per vehicle-hour; benefits are reported in
+    the candidates' cost unit (``"thousand CNY"`` divides by 1,000), so benefit/cost
+    ratios compare like with like.
+    """
     unit = cs.network.units.time.strip().lower()
     to_hours = _TIME_TO_HOURS.get(unit)
-    factor = None if to_hours is None else to_hours * app.value_of_time * app.periods_per_year
+    per_cost_unit = cost_unit_scale(cs.cost_unit)
+    factor = (
+        None
+        if to_hours is None
+        else to_hours * app.value_of_time * app.periods_per_year / per_cost_unit
+    )
 
     def money(saved: float) -> float | None:
         return None if factor is None else saved * factor
@@ -803,6 +821,7 @@ def _appraise(
         "years": app.years,
         "discount_rate": app.discount_rate,
         "time_unit": cs.network.units.time,
+        "money_unit": cs.cost_unit,
     }
     details = []
     for k in np.flatnonzero(plan):
