@@ -74,9 +74,10 @@ class Appraisal:
     hours) times ``value_of_time`` (base currency units per vehicle-hour) times
     ``periods_per_year``, reported in the candidates' cost unit (for example thousand
     CNY); its present value uses an annuity over ``years`` at ``discount_rate``.
-    Defaults are planning conventions to be set by the user: 250 working days with two peak hours each (500 periods a year for a
-    peak-hour demand), 20 years at 5%, and a value of time of 40 currency units per
-    vehicle-hour (of the order of Chinese appraisal practice for cars, in CNY).
+    Defaults are planning conventions to be set by the user: 250 working days with two
+    peak hours each (500 periods a year for a peak-hour demand), 20 years at 5%, and a
+    value of time of 40 currency units per vehicle-hour (of the order of Chinese appraisal
+    practice for cars, in CNY).
     """
 
     value_of_time: float = 40.0
