@@ -156,10 +156,25 @@ def region(
         speed_kmh,
         rng,
         name=f"region-{2 * len(edges)}",
+        crs="EPSG:32648",
+        offset=(500_000.0, 3_250_000.0),
     )
 
 
-def _build(xy, edges, ids, zones, trips_per_zone, capacity, speed_kmh, rng, *, name):
+def _build(
+    xy,
+    edges,
+    ids,
+    zones,
+    trips_per_zone,
+    capacity,
+    speed_kmh,
+    rng,
+    *,
+    name,
+    crs=None,
+    offset=(0.0, 0.0),
+):
     n = len(ids)
     e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     a = np.concatenate([e[:, 0], e[:, 1]])
@@ -192,9 +207,9 @@ def _build(xy, edges, ids, zones, trips_per_zone, capacity, speed_kmh, rng, *, n
         lanes=lanes,
         road_class=np.where(primary, "primary", "residential"),
         link_type=np.where(primary, 4, 10),
-        x=xy[:, 0] * 1000.0 + 500_000.0,
-        y=xy[:, 1] * 1000.0 + 3_250_000.0,
-        crs="EPSG:32648",
+        x=xy[:, 0] * 1000.0 + offset[0],
+        y=xy[:, 1] * 1000.0 + offset[1],
+        crs=crs,
         units=Units(time="min", length="km", speed="km/h", flow="veh/h", cost="currency unit"),
         name=name,
     )
