@@ -251,6 +251,26 @@ def _check_connected(
 ) -> _Problem:
     """Find OD pairs that no path joins; raise naming them, or drop them with a warning."""
     cost = prob.costs(np.zeros(prob.m))
+    # fast path: one all-or-nothing pass counts the trips that found no path
+    args = (
+        prob.origins,
+        prob.od_indptr,
+        prob.od_dest,
+        prob.od_trips,
+        prob.fs_indptr,
+        prob.fs_links,
+        prob.init,
+        prob.term,
+        cost,
+        prob.no_thru,
+        np.empty(prob.m),
+    )
+    if prob.threads == 1:
+        _, lost_trips = K.all_or_nothing_serial(*args)
+    else:
+        _, lost_trips = K.all_or_nothing(*args, prob.threads)
+    if lost_trips == 0:
+        return prob
     bad_rows: list[int] = []
     chunk = max(1, min(len(prob.origins), 2**26 // max(prob.n, 1)))
     for lo in range(0, len(prob.origins), chunk):

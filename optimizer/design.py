@@ -94,6 +94,7 @@ class DesignModel:
             )
         self.time_limit = time_limit
         self.solves = 0
+        self.hooked = constraints is not None
 
     def _solver(self) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
@@ -143,6 +144,13 @@ class DesignModel:
             return None
         return np.array([bool(solver.Value(v)) for v in self.y], dtype=bool)
 
-    def feasible(self, plan: np.ndarray) -> bool:
-        """Whether a plan satisfies every constraint, user constraints included."""
+    def feasible(self, plan: np.ndarray, *, cheap: bool = False) -> bool:
+        """Whether a plan satisfies every constraint, user constraints included.
+
+        With ``cheap`` and no user constraints, the rules are checked directly (budget,
+        groups, prerequisites) instead of by a CP-SAT solve.
+        """
+        plan = np.asarray(plan, dtype=bool)
+        if cheap and not self.hooked:
+            return self.cs.is_feasible(plan, self.budget)
         return self.propose(np.zeros(len(self.cs)), fixed_in=plan, fixed_out=~plan) is not None

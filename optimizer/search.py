@@ -330,7 +330,10 @@ def _branch_and_bound(
     order = np.lexsort((np.arange(n), -weights))  # branching priority: benefit first
     counter = itertools.count()
     root_free = _affordable(cs, budget, empty, empty)
-    heap = [(ev.bound(empty, root_free), next(counter), empty, empty.copy())]
+    # entries: (bound, tie, fixed in, fixed out, whether the bound is the node's own); a
+    # child enters with its parent's bound and gets its own only when it comes up, so
+    # children pruned by a better incumbent meanwhile never cost a relaxation
+    heap = [(ev.bound(empty, root_free), next(counter), empty, empty.copy(), True)]
     pruned_lb = math.inf
     nodes = 0
     exhausted = True
@@ -350,24 +353,32 @@ def _branch_and_bound(
         return np.isfinite(best) and bound >= best - tol * abs(best)
 
     while heap:
-        lb, _, fin, fout = heapq.heappop(heap)
+        lb, _, fin, fout, own = heapq.heappop(heap)
         if beaten(lb):
             pruned_lb = min(pruned_lb, lb)
             continue
+        free = _affordable(cs, budget, fin, fout)
+        if not own:
+            lb = max(lb, ev.bound(fin, free))
+            if beaten(lb):
+                pruned_lb = min(pruned_lb, lb)
+                continue
+            if heap and lb > heap[0][0]:  # no longer the most promising: back in line
+                heapq.heappush(heap, (lb, next(counter), fin, fout, True))
+                continue
         nodes += 1
         open_lb = min([lb] + [h[0] for h in heap])
         if prog.note(best, min(open_lb, pruned_lb), nodes, ev.n_ue + ev.n_so) or (
             time_limit is not None and prog.elapsed() > time_limit
         ):
-            heapq.heappush(heap, (lb, next(counter), fin, fout))
+            heapq.heappush(heap, (lb, next(counter), fin, fout, True))
             exhausted = False
             break
-        free = _affordable(cs, budget, fin, fout)
         proposal = master.propose(weights, fixed_in=fin, fixed_out=~(fin | free))
         if proposal is None:
             continue  # no feasible plan agrees with this node
         consider(proposal)
-        if master.feasible(fin):
+        if master.feasible(fin, cheap=True):
             consider(fin)
         cands = [int(k) for k in order if free[k]]
         if not cands:
@@ -378,14 +389,9 @@ def _branch_and_bound(
         oin, oout = fin.copy(), fout.copy()
         oout[c] = True
         for cin, cout in ((kin, kout), (oin, oout)):
-            cfree = _affordable(cs, budget, cin, cout)
             if float(cs.costs[cin].sum()) > budget * (1 + 1e-12) + 1e-9:
                 continue
-            clb = max(lb, ev.bound(cin, cfree))
-            if beaten(clb):
-                pruned_lb = min(pruned_lb, clb)
-                continue
-            heapq.heappush(heap, (clb, next(counter), cin, cout))
+            heapq.heappush(heap, (lb, next(counter), cin, cout, False))
     # every plan lies in a pruned cone, an open cone or was scored itself
     open_lb = min((h[0] for h in heap), default=math.inf)
     lower = min(pruned_lb, open_lb)
