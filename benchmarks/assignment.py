@@ -910,6 +910,7 @@ def run(
         peer_status.update(status="not requested")
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     load_start = measure.load_average()
+    commit_start = measure.git_commit()
     records = []
     all_gaps: list[float] = []
     for case in selected:
@@ -962,7 +963,7 @@ def run(
             "retries": retries,
             "warmup_seconds": warm_s,
         },
-        "machine": {**measure.machine_info(), "load_average_start": load_start},
+        "machine": measure.machine_info(load_average_start=load_start, commit_start=commit_start),
         "peers": {"aequilibrae": peer_status},
         "cases": records,
     }

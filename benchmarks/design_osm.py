@@ -235,6 +235,7 @@ def run(
     warm_s = warmup_search()
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     load_start = measure.load_average()
+    commit_start = measure.git_commit()
     t_start = time.perf_counter()
     records: list[dict[str, Any]] = []
     area_info: list[dict[str, Any]] = []
@@ -303,7 +304,7 @@ def run(
             "warmup_seconds": warm_s,
             "agree_rtol": AGREE_RTOL,
         },
-        "machine": {**measure.machine_info(), "load_average_start": load_start},
+        "machine": measure.machine_info(load_average_start=load_start, commit_start=commit_start),
         "areas": area_info,
         "cases": records,
         "seconds": time.perf_counter() - t_start,

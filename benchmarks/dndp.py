@@ -96,6 +96,9 @@ LARGE_PAIRS: tuple[tuple[str, str], ...] = (
 )
 #: Instances whose three budgets are checked by complete enumeration unless ``verify="all"``.
 VERIFY_SOME: tuple[str, ...] = ("10_1", "10_6")
+#: With ``verify="all"`` the merged instances are enumerated at these budgets too (about
+#: 14,500 feasible plans at 25 %; 527,000 at 50 %).
+LARGE_VERIFY_SHARES: tuple[float, ...] = (0.25,)
 #: Rey's exact methods stop at these gaps on twenty candidates after 600 s (field notes).
 REY_LARGE_GAPS = "2-8 %"
 
@@ -377,7 +380,8 @@ def run(
     rgap
         Relative gap of every equilibrium (the optimizer's default, 1e-8).
     verify
-        Complete enumeration too: ``"all"`` (or True) for every case, ``"some"`` (default)
+        Complete enumeration too: ``"all"`` (or True) for every ten-candidate case and the
+        merged instances at the budgets of :data:`LARGE_VERIFY_SHARES`, ``"some"`` (default)
         for the instances of :data:`VERIFY_SOME` (smoke: its one case), ``"none"``.
     small
         Run the ten-candidate cases (default); False runs only the merged instances.
@@ -419,6 +423,7 @@ def run(
     demand = _demand()
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     load_start = measure.load_average()
+    commit_start = measure.git_commit()
     t_start = time.perf_counter()
 
     records: list[dict[str, Any]] = []
@@ -466,7 +471,8 @@ def run(
                         published=None,
                         time_limit=large_time_limit,
                         rgap=rgap,
-                        enumerate_too=False,
+                        enumerate_too=verify == "all"
+                        and any(math.isclose(share, v) for v in LARGE_VERIFY_SHARES),
                         retries=0,  # a 600 s case is not redone
                         wait_idle=wait_idle,
                     )
@@ -501,7 +507,7 @@ def run(
             "ratio_target": RATIO_TARGET,
             "agree_rtol": AGREE_RTOL,
         },
-        "machine": {**measure.machine_info(), "load_average_start": load_start},
+        "machine": measure.machine_info(load_average_start=load_start, commit_start=commit_start),
         "cases": records,
         "large": large_records,
         "seconds": time.perf_counter() - t_start,
@@ -559,7 +565,8 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "failing": [_where(c) for c in slow],
             }
         )
-    checked = [c for c in cases if "enumeration_vs_bnb" in c]
+    large_ok = [c for c in result.get("large", []) if "error" not in c]
+    checked = [c for c in cases + large_ok if "enumeration_vs_bnb" in c]
     if checked:
         bad = [c for c in checked if not c["enumeration_vs_bnb"]["agree"]]
         worst = max(checked, key=lambda c: abs(c["enumeration_vs_bnb"]["relative_difference"]))
@@ -620,6 +627,17 @@ def _split(rec: dict[str, Any]) -> str:
     return " / ".join(f"{100 * v / tot:.0f}" for _, v in parts)
 
 
+def _enum_cell(c: dict[str, Any]) -> str:
+    e = c.get("enumeration")
+    if not e:
+        return "–"
+    ok = c["enumeration_vs_bnb"]
+    return (
+        f"{'agrees' if ok['agree'] else '**differs**'}: {e['objective']:,.1f}, "
+        f"{e['ue_solves']} plans, {_fmt_s(e['seconds'])}"
+    )
+
+
 def summary_markdown(result: dict[str, Any]) -> str:
     """The report's tables as Markdown."""
     st = result["settings"]
@@ -655,14 +673,7 @@ def summary_markdown(result: dict[str, Any]) -> str:
             )
             continue
         b = c["bnb"]
-        e = c.get("enumeration")
-        enum = "–"
-        if e:
-            ok = c["enumeration_vs_bnb"]
-            enum = (
-                f"{'agrees' if ok['agree'] else '**differs**'}: {e['objective']:,.1f}, "
-                f"{e['ue_solves']} plans, {_fmt_s(e['seconds'])}"
-            )
+        enum = _enum_cell(c)
         ratio = c["ratio"]
         r = "" if ratio is None else f"{ratio:.5f}"
         if ratio is not None and ratio > RATIO_TARGET:
@@ -685,14 +696,14 @@ def summary_markdown(result: dict[str, Any]) -> str:
             "at*: when the search first held its final plan's value.",
             "",
             "| instances | candidates | budget | TSTT/1000 | bound | gap | status | UE / SO | "
-            "time | search | incumbent at | split % | greedy | others' load |",
-            "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
+            "time | search | incumbent at | split % | greedy | enumeration | others' load |",
+            "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|---|--:|",
         ]
         for c in result.get("large", []):
             if "error" in c:
                 lines.append(
                     f"| {c['instance']} | | {c['budget_share']:.0%} | error: {c['error']} |"
-                    + " |" * 10
+                    + " |" * 11
                 )
                 continue
             b = c["bnb"]
@@ -701,7 +712,7 @@ def summary_markdown(result: dict[str, Any]) -> str:
                 f"{b['objective']:,.1f} | {_f1(b['lower_bound'])} | {_gap(b['gap'])} | "
                 f"{b['status']} | {b['ue_solves']} / {b['so_solves']} | {_fmt_s(b['seconds'])} | "
                 f"{_fmt_s(b['search_seconds'])} | {_fmt_s(b['time_to_incumbent'])} | {_split(b)} | "
-                f"{_f1((b['greedy'] or {}).get('objective'))} | "
+                f"{_f1((b['greedy'] or {}).get('objective'))} | {_enum_cell(c)} | "
                 f"{_fmt_load(b.get('other_load_cores'))} |"
             )
     lines += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]

@@ -236,7 +236,8 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The short commit of the checkout (with ``+`` when tracked files differ from it)."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
@@ -249,11 +250,40 @@ def _git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    commit = out.stdout.strip() or None
+    if commit is None:
+        return None
+    try:
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "networks",
+                "optimizer",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return commit + ("+" if dirty else "")
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU, thread counts and library versions, for the report."""
+def machine_info(
+    *, load_average_start: list[float] | None = None, commit_start: str | None = None
+) -> dict[str, Any]:
+    """CPU, thread counts and library versions, for the report.
+
+    ``git_commit`` is ``commit_start`` when given (the code a run imported: other sessions
+    may commit while it runs); ``git_commit_at_end`` then says where the checkout ended.
+    A ``+`` marks uncommitted changes to ``networks/`` or ``optimizer/``.
+    """
     import numba
 
     from optimizer import _kernels
@@ -285,5 +315,7 @@ def machine_info() -> dict[str, Any]:
         "versions": {
             name: _version(name) for name in ("roadopt", "numpy", "scipy", "numba", "aequilibrae")
         },
-        "git_commit": _git_commit(),
+        "git_commit": commit_start or git_commit(),
+        "git_commit_at_end": git_commit() if commit_start else None,
+        "load_average_start": load_average_start,
     }

@@ -220,6 +220,12 @@ def _design_parsers(sub: Any) -> None:
         help="dndp: complete enumeration of all cases (bare --verify), some or none",
     )
     al.add_argument(
+        "--no-large",
+        dest="large",
+        action="store_false",
+        help="dndp: skip the 20-candidate cases (up to 600 s each; run them with dndp --no-small)",
+    )
+    al.add_argument(
         "--no-peer", dest="peer", action="store_false", default=None, help="skip AequilibraE"
     )
     _shared_options(al)
@@ -368,6 +374,7 @@ def _design_main(args: argparse.Namespace) -> int:
             combined = run_all(
                 suites=args.suites,
                 verify=args.verify,
+                large=args.large,
                 peer=args.peer,
                 retries=args.retries,
                 **common,

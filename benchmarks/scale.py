@@ -356,6 +356,7 @@ def run(
     out_dir = Path(out) if out is not None else DEFAULT_OUT
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     load_start = measure.load_average()
+    commit_start = measure.git_commit()
     t_start = time.perf_counter()
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="roadopt-scale-") as tmp:
@@ -404,7 +405,7 @@ def run(
             "seed_network": SEED_NETWORK,
             "seed_demand": SEED_DEMAND,
         },
-        "machine": {**measure.machine_info(), "load_average_start": load_start},
+        "machine": measure.machine_info(load_average_start=load_start, commit_start=commit_start),
         "sizes": records,
         "berlin": berlin_rec,
     }

@@ -78,6 +78,7 @@ def _run_suite(suite: str, *, smoke: bool, out: Path, opts: dict[str, Any]) -> d
             smoke=smoke,
             out=out,
             verify=opts.get("verify"),
+            large=opts.get("large", True),
             wait_idle=wait_idle,
             retries=retries,
             threads=threads,
@@ -101,12 +102,17 @@ def run_all(
     out: str | Path | None = None,
     suites: Sequence[str] | None = None,
     verify: str | bool | None = None,
+    large: bool = True,
     peer: bool | None = None,
     wait_idle: float = 0.0,
     retries: int = 0,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the suites (default: all) into ``out`` and write the combined ``summary.md``.
+
+    ``verify`` and ``large`` go to the dndp suite (``large=False`` skips its
+    twenty-candidate cases, which take up to 600 s each: run them with ``dndp --no-small``);
+    ``peer`` to the assignment suite.
 
     Returns ``{"suites": {name: result or {"error": ...}}, "seconds": ..., ...}``.
     """
@@ -118,6 +124,7 @@ def run_all(
     out_dir.mkdir(parents=True, exist_ok=True)
     opts = {
         "verify": verify,
+        "large": large,
         "peer": peer,
         "wait_idle": wait_idle,
         "retries": retries,
