@@ -358,7 +358,7 @@ class _Monitor:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
-    def record(self, it: int, gap: float, obj: float) -> Status | None:
+    def record(self, it: int, gap: float, obj: float, tstt: float = 0.0) -> Status | None:
         now = self.elapsed()
         self.rows.append((it, gap, obj, now))
         if now - (self.last_log - self.t0) >= 2.0:
@@ -372,7 +372,13 @@ class _Monitor:
             self.bar.update(0)
         if self.callback is not None:
             stop = self.callback(
-                {"iteration": it, "relative_gap": gap, "objective": obj, "seconds": now}
+                {
+                    "iteration": it,
+                    "relative_gap": gap,
+                    "objective": obj,
+                    "seconds": now,
+                    "tstt": tstt,
+                }
             )
             if stop is True:
                 return Status.MAX_ITER
@@ -414,7 +420,7 @@ def _solve_fw(prob: _Problem, method: str, mon: _Monitor, x0: np.ndarray | None)
         sptt = prob.aon(cost, y)
         tstt = float(x @ cost)
         gap = _gap(tstt, sptt)
-        status = mon.record(it, gap, prob.objective(x))
+        status = mon.record(it, gap, prob.objective(x), tstt)
         if status is not None:
             return x, cost, it, status, tstt, sptt, None
         it += 1
@@ -493,7 +499,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
         sptt = prob.sptt(cost)
         tstt = float(x @ cost)
         gap = _gap(tstt, sptt)
-        status = mon.record(it, gap, prob.objective(x))
+        status = mon.record(it, gap, prob.objective(x), tstt)
         if status is not None:
             return x, cost, it, status, tstt, sptt, (xo, in_bush)
         it += 1
@@ -640,7 +646,7 @@ def assign(
         with ``closed_links``); starts from its flows (and bushes, for ``bush``).
     callback
         Called after each iteration with a dict (``iteration``, ``relative_gap``,
-        ``objective``, ``seconds``); returning ``True`` stops the solve.
+        ``objective``, ``seconds``, ``tstt``); returning ``True`` stops the solve.
     progress
         Show a progress bar (iteration and gap); by default only on a terminal.
     on_disconnected

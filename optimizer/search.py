@@ -180,10 +180,16 @@ class _Evaluator:
         self.cache[key] = ev
         return ev
 
-    def bound(self, fixed_in: np.ndarray, free: np.ndarray) -> float:
+    def bound(
+        self, fixed_in: np.ndarray, free: np.ndarray, threshold: float | None = None
+    ) -> float:
         """A lower bound on the objective of every plan between fixed_in and fixed_in|free.
 
-        Returns +inf when the optimistic network cannot meet ``min_resilience``.
+        Returns +inf when the optimistic network cannot meet ``min_resilience``. With a
+        ``threshold`` (the value a bound must reach to prune), the system optimum is solved
+        only as far as it matters: it stops once its proven bound passes the threshold, or
+        once its objective (an upper estimate of the optimum) falls below it, since no
+        further iteration could then prune. Either way the bound returned is proven.
         """
         both = np.asarray(fixed_in, dtype=bool) | np.asarray(free, dtype=bool)
         key = both.tobytes()
@@ -201,6 +207,11 @@ class _Evaluator:
             return math.inf
         if self.objective == "tstt":
             so = net.replace(alpha=net.alpha * (net.beta + 1.0), validate=False)
+
+            def enough(info: dict) -> bool:
+                proven = info["objective"] - info["relative_gap"] * info["tstt"]
+                return proven >= threshold or info["objective"] < threshold
+
             r = assign(
                 so,
                 self.demand,
@@ -211,6 +222,7 @@ class _Evaluator:
                 toll_factor=self.toll_factor,
                 distance_factor=self.distance_factor,
                 progress=False,
+                callback=None if threshold is None or not np.isfinite(threshold) else enough,
             )
             self.n_so += 1
             self.warm_so = r
@@ -359,7 +371,7 @@ def _branch_and_bound(
             continue
         free = _affordable(cs, budget, fin, fout)
         if not own:
-            lb = max(lb, ev.bound(fin, free))
+            lb = max(lb, ev.bound(fin, free, best - tol * abs(best)))
             if beaten(lb):
                 pruned_lb = min(pruned_lb, lb)
                 continue
