@@ -179,6 +179,46 @@ def _closed_mask(network: Network, closed_links: Any) -> np.ndarray:
     return mask
 
 
+_OD_CACHE: dict[tuple, tuple] = {}
+
+
+def _node_od(network: Network, demand: Demand) -> tuple:
+    """Origins and their destinations and trips over node indices (CSR), cached.
+
+    The design search solves thousands of equilibria of one demand on networks that share
+    their nodes; the key is the demand object and the network's node ids.
+    """
+    key = (id(demand), network.node_ids.tobytes())
+    hit = _OD_CACHE.get(key)
+    if hit is not None and hit[0] is demand:
+        return hit[1]
+    n = network.num_nodes
+    zone_nodes = network.node_indices(demand.zone_node_ids, what="zone node")
+    coo = sp.coo_array(demand.matrix)
+    keep = (coo.row != coo.col) & (coo.data > 0)
+    on, dn, tr = zone_nodes[coo.row[keep]], zone_nodes[coo.col[keep]], coo.data[keep]
+    same = on == dn
+    if same.any():
+        log.info(
+            "%.6g trips between different zones at the same node are not assigned", tr[same].sum()
+        )
+    node_od = sp.csr_array((tr[~same], (on[~same], dn[~same])), shape=(n, n))
+    node_od.sum_duplicates()
+    node_od.sort_indices()
+    origins = np.flatnonzero(np.diff(node_od.indptr) > 0).astype(np.int64)
+    sub = node_od[origins]
+    out = (
+        origins,
+        np.ascontiguousarray(sub.indptr, dtype=np.int64),
+        np.ascontiguousarray(sub.indices, dtype=np.int64),
+        np.ascontiguousarray(sub.data, dtype=np.float64),
+    )
+    if len(_OD_CACHE) > 8:
+        _OD_CACHE.clear()
+    _OD_CACHE[key] = (demand, out)
+    return out
+
+
 def _prepare(
     network: Network,
     demand: Demand,
@@ -199,23 +239,7 @@ def _prepare(
             f"the generalized cost is negative on link {network.link_ids[k]} (toll or length "
             "times its factor); negative link costs are not supported"
         )
-    zone_nodes = network.node_indices(demand.zone_node_ids, what="zone node")
-    coo = sp.coo_array(demand.matrix)
-    keep = (coo.row != coo.col) & (coo.data > 0)
-    on, dn, tr = zone_nodes[coo.row[keep]], zone_nodes[coo.col[keep]], coo.data[keep]
-    same = on == dn
-    if same.any():
-        log.info(
-            "%.6g trips between different zones at the same node are not assigned", tr[same].sum()
-        )
-    node_od = sp.csr_array((tr[~same], (on[~same], dn[~same])), shape=(n, n))
-    node_od.sum_duplicates()
-    node_od.sort_indices()
-    origins = np.flatnonzero(np.diff(node_od.indptr) > 0).astype(np.int64)
-    sub = node_od[origins]
-    od_indptr = np.ascontiguousarray(sub.indptr, dtype=np.int64)
-    od_dest = np.ascontiguousarray(sub.indices, dtype=np.int64)
-    od_trips = np.ascontiguousarray(sub.data, dtype=np.float64)
+    origins, od_indptr, od_dest, od_trips = _node_od(network, demand)
     open_links = np.flatnonzero(link_open).astype(np.int64)
     fs_indptr, fs_local = forward_star(network.init[open_links], n)
     bs_indptr, bs_local = forward_star(network.term[open_links], n)
