@@ -205,6 +205,7 @@ def _spawn(job: dict[str, Any], workdir: Path, *, timeout: float) -> dict[str, A
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     root = Path(__file__).resolve().parents[1]
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    commit = measure.git_commit()  # the code the fresh process imports
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -225,6 +226,7 @@ def _spawn(job: dict[str, Any], workdir: Path, *, timeout: float) -> dict[str, A
         return {"error": f"exit {proc.returncode}: {' | '.join(tail)}", "process_seconds": wall}
     out = json.loads(res.read_text(encoding="utf-8"))
     out["process_seconds"] = wall
+    out["git_commit"] = commit
     return out
 
 
@@ -561,7 +563,7 @@ def summary_markdown(result: dict[str, Any]) -> str:
         f"Run {result['created']}{' (smoke mode)' if st['smoke'] else ''} on {mach['cpu']} "
         f"({mach['cpus_usable']} usable cores, {mach['memory_gb']} GB), roadopt "
         f"{mach['versions'].get('roadopt')} ({mach.get('git_commit')}); "
-        f"{result['seconds']:.0f} s in all.",
+        f"{result['seconds']:.0f} s in all.{_commits_note(result)}",
         "",
         "`region(links, seed=1)` with the OSM-style demand of `zoning.demand_model(net, seed=0)` "
         f"({zone_text} plus gateways). Each solve runs in a fresh subprocess, capped at "
@@ -634,6 +636,20 @@ def summary_markdown(result: dict[str, Any]) -> str:
     for t in result.get("targets", []):
         lines.append(f"| {t['text']} | {measured_text(t)} | **{t['status']}** |")
     return "\n".join(lines) + "\n"
+
+
+def _commits_note(result: dict[str, Any]) -> str:
+    """The commits the subprocesses imported, when any differs from the run's start."""
+    recs = [*result["sizes"], *([result["berlin"]] if result.get("berlin") else [])]
+    seen = []
+    for rec in recs:
+        for job in [rec.get("build", {}), *rec.get("solves", [])]:
+            c = job.get("git_commit")
+            if c and c not in seen:
+                seen.append(c)
+    if not seen or seen == [result["machine"].get("git_commit")]:
+        return ""
+    return " The subprocesses imported the code of commit(s) " + ", ".join(seen) + "."
 
 
 def measured_text(t: dict[str, Any]) -> str:
