@@ -864,6 +864,49 @@ def _rectify(order, cnt, ib, xo_r, bs_indptr, bs_links, init, pmin, node_flow, d
 
 
 @njit(cache=True)
+def _rehang(
+    o,
+    ib,
+    xo_r,
+    init,
+    term,
+    indptr,
+    out_links,
+    cost,
+    no_thru,
+    used,
+    dist,
+    pred,
+    sorder,
+    heap,
+    hkey,
+    pos,
+):
+    """Hang the unused part of a bush on the network's shortest-path tree (see
+    :func:`_update_one`). ``used`` is scratch (length n); the others as for
+    :func:`_dijkstra`."""
+    n = no_thru.shape[0]
+    m = init.shape[0]
+    for k in range(n):
+        used[k] = 0
+    used[o] = 1
+    for a in range(m):
+        if ib[a] and xo_r[a] > 0.0:
+            used[term[a]] = 1
+    for a in range(m):
+        if ib[a] and (used[init[a]] == 0 or used[term[a]] == 0):
+            ib[a] = 0
+            xo_r[a] = 0.0
+    cnt = _dijkstra(
+        o, indptr, out_links, term, cost, no_thru, dist, pred, sorder, heap, hkey, pos, pos, 0
+    )
+    for k in range(1, cnt):
+        v = sorder[k]
+        if used[v] == 0:
+            ib[pred[v]] = 1
+
+
+@njit(cache=True)
 def _update_one(
     r,
     lptr,
@@ -893,8 +936,26 @@ def _update_one(
     pmax,
     rank,
     node_flow,
+    dist,
+    pred,
+    sorder,
+    heap,
+    hkey,
+    pos,
+    rehang,
 ):
-    """Rectify, prune and grow the bush of origin ``r``; returns the links added."""
+    """Rectify, prune and grow the bush of origin ``r``; returns the links added.
+
+    *Re-hang* (with ``rehang``, which the solver asks for when a sweep did not halve the
+    gap): the part of the bush that carries none of the origin's flow is replaced by
+    the network's shortest-path tree at the current costs (links out of unused nodes are
+    dropped, and each unused node hangs from its tree link). The used part is a subgraph of
+    the old acyclic bush, links into the unused part are tree links only, and nothing leaves
+    it but tree links, so the bush stays acyclic. Without this, a bush whose unused part
+    points the wrong way along a long two-way corridor could turn it round only one link per
+    update (each zero-flow link survives as its node's shortest approach until the reversed
+    link has replaced it), and the solve stalls for hundreds of iterations.
+    """
     n = no_thru.shape[0]
     m = init.shape[0]
     o = origins[r]
@@ -919,6 +980,29 @@ def _update_one(
         od_dest[lo:hi],
         od_trips[lo:hi],
     )
+    if rehang:
+        _rehang(
+            o,
+            ib,
+            xo_r,
+            init,
+            term,
+            indptr,
+            out_links,
+            cost,
+            no_thru,
+            rank,
+            dist,
+            pred,
+            sorder,
+            heap,
+            hkey,
+            pos,
+        )
+        cnt = _topo_order(o, ib, indptr, out_links, init, term, n, order, indeg, stack)
+        _bush_labels(
+            order, cnt, ib, xo_r, bs_indptr, bs_links, init, cost, n, lmin, pmin, lmax, pmax, False
+        )
     pruned = 0
     for a in range(m):
         if ib[a] and xo_r[a] <= 0.0 and pmin[term[a]] != a:
@@ -985,6 +1069,7 @@ def _update_chunk(
     topo_count,
     lptr,
     llinks,
+    rehang,
 ):
     n = no_thru.shape[0]
     indeg = np.empty(n, dtype=np.int64)
@@ -995,6 +1080,12 @@ def _update_chunk(
     pmax = np.empty(n, dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)
     node_flow = np.zeros(n)
+    dist = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    sorder = np.empty(n, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
+    hkey = np.empty(n)
+    pos = np.empty(n, dtype=np.int64)
     added = 0
     for r in range(c, origins.shape[0], nchunks):
         added += _update_one(
@@ -1026,6 +1117,13 @@ def _update_chunk(
             pmax,
             rank,
             node_flow,
+            dist,
+            pred,
+            sorder,
+            heap,
+            hkey,
+            pos,
+            rehang,
         )
     return added
 
@@ -1052,6 +1150,7 @@ def bush_update(
     lptr,
     llinks,
     nchunks,
+    rehang,
 ):
     """Prune every bush of unused links and add shortcut links; store topological orders.
 
@@ -1061,8 +1160,9 @@ def bush_update(
     bush link has ``U_i <= U_j``), or failing any such link, ``i`` before ``j`` in the
     current topological order. Each bush's in-link lists are stored in ``lptr``/``llinks``
     for the shift passes. Bushes are independent here: origins are split over ``nchunks``
-    threads (:func:`bush_update_serial` is the one-thread version). Returns the number of
-    links added.
+    threads (:func:`bush_update_serial` is the one-thread version). With ``rehang`` the
+    unused part of every bush is first replaced by the network's shortest-path tree at the
+    current costs (see :func:`_update_one`). Returns the number of links added.
     """
     nchunks = max(1, min(nchunks, origins.shape[0]))
     added = np.zeros(nchunks, dtype=np.int64)
@@ -1089,6 +1189,7 @@ def bush_update(
             topo_count,
             lptr,
             llinks,
+            rehang,
         )
     return added.sum()
 
@@ -1114,6 +1215,7 @@ def bush_update_serial(
     topo_count,
     lptr,
     llinks,
+    rehang,
 ):
     """:func:`bush_update` on one thread."""
     return _update_chunk(
@@ -1138,6 +1240,7 @@ def bush_update_serial(
         topo_count,
         lptr,
         llinks,
+        rehang,
     )
 
 
@@ -1304,8 +1407,9 @@ def warmup() -> None:
         lptr,
         llinks,
     )
-    bush_update(*upd, threads())
-    bush_update_serial(*upd)
+    for rehang in (False, True):
+        bush_update(*upd, threads(), rehang)
+        bush_update_serial(*upd, rehang)
     bush_shift(
         od[0],
         init,

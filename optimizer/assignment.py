@@ -49,6 +49,9 @@ _ALIASES = {"algb": "bush", "algorithm-b": "bush", "b": "bush", "frank-wolfe": "
 BUSH_BYTES_PER_CELL = 22
 #: Above this, ``method="auto"`` uses BFW, whose memory does not grow with the zones.
 BUSH_MEMORY_LIMIT = 4 * 2**30
+#: Algorithm B re-hangs the unused parts of its bushes on the current shortest-path trees
+#: after any sweep that left the gap above this share of the previous sweep's gap.
+REHANG_RATIO = 0.5
 
 
 def choose_method(rgap: float, *, origins: int = 0, links: int = 0) -> str:
@@ -519,6 +522,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
     # bushes are independent while they are updated: split them over the threads
     chunks = prob.threads
     it = 0
+    prev_gap = np.inf
     while True:
         sptt = prob.sptt(cost)
         tstt = float(x @ cost)
@@ -527,6 +531,10 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
         if status is not None:
             return x, cost, it, status, tstt, sptt, (xo, in_bush)
         it += 1
+        # a sweep that did not halve the gap: re-hang the bushes' unused parts on the
+        # current shortest-path trees (a stalled bush can need that; see _kernels._update_one)
+        rehang = gap > REHANG_RATIO * prev_gap
+        prev_gap = gap
         tol = min(1e-3, max(gap * 1e-2, 1e-16))
         args = (
             prob.origins,
@@ -550,9 +558,9 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
             llinks,
         )
         if chunks == 1:
-            K.bush_update_serial(*args)
+            K.bush_update_serial(*args, rehang)
         else:
-            K.bush_update(*args, chunks)
+            K.bush_update(*args, chunks, rehang)
         K.sum_origin_flows(xo, x)
         prob.costs(x, cost)
         active = np.ones(nr, dtype=np.uint8)

@@ -117,3 +117,16 @@ def bush_labels(n, init, term, costs, bush, origin, used=None):
 
     walk(origin, 0.0)
     return lo, hi
+
+
+def rehang(n, init, term, costs, no_thru, origin, bush, xo):
+    """The bush after hanging its unused part on the shortest-path tree at ``costs``.
+
+    Used nodes: the origin and the heads of bush links with flow. Links touching an unused
+    node leave the bush; each unused node reachable from the origin gets its tree link.
+    """
+    used = {origin} | {int(term[a]) for a in bush if xo[a] > 0}
+    kept = {a for a in bush if int(init[a]) in used and int(term[a]) in used}
+    _, pred = dijkstra(n, init, term, costs, origin, no_thru)
+    tree = {pred[v] for v in range(n) if v not in used and pred[v] >= 0}
+    return kept | tree

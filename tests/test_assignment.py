@@ -232,3 +232,36 @@ def test_warm_starts_along_a_chain_of_closures_and_openings():
         prev = warm
         solved += 1
     assert solved >= 4
+
+
+def _corridor(length: int = 40):
+    """Trips from O to D: a short, narrow link O->X then X->C_L->D, or a long approach to
+    C_0 and a two-way corridor C_0 ... C_L. At free flow every corridor node is reached from
+    the X end, so the bushes' unused corridor points the wrong way once O->X congests."""
+    c = [10 + k for k in range(length + 1)]
+    links = [(1, 3, 1.0, 100.0), (3, c[-1], 1.0, 1e4), (c[-1], 2, 1.0, 1e4)]
+    links.append((1, c[0], float(length), 1e4))
+    for k in range(length):
+        links += [(c[k], c[k + 1], 0.5, 1e4), (c[k + 1], c[k], 0.5, 1e4)]
+    a, b, fft, cap = (np.array(v) for v in zip(*links, strict=True))
+    net = Network.from_links(
+        a, b, node_ids=[1, 2, 3, *c], free_flow_time=fft, capacity=cap, alpha=0.15, beta=4.0,
+        length=1.0, name="corridor",
+    )  # fmt: skip
+    dem = Demand(
+        zone_ids=[1, 2], zone_node_ids=[1, 2], matrix=np.array([[0.0, 1000.0], [0.0, 0.0]]),
+        internal=True, name="corridor",
+    )  # fmt: skip
+    return net, dem
+
+
+def test_bush_turns_a_long_corridor_round_without_stalling():
+    # regression: the bush rules alone reverse the unused corridor one link per sweep (42
+    # sweeps here); re-hanging the unused part on the shortest-path tree takes a few
+    net, dem = _corridor(40)
+    r = assign(net, dem, method="bush", rgap=1e-10, max_iter=10)
+    assert r.status == "converged" and r.relative_gap <= 1e-10
+    ref = assign(net, dem, method="bfw", rgap=1e-7, max_iter=5000)
+    np.testing.assert_allclose(r.flow, ref.flow, atol=1e-2 * dem.total)
+    # both routes carry trips at the equilibrium, at equal cost
+    assert 0 < r.flow[0] < dem.total

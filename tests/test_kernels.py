@@ -195,6 +195,49 @@ def test_bush_labels_match_path_enumeration():
             assert lmax[v] == pytest.approx(lmax[init[pmax[v]]] + cost[pmax[v]])
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rehang_matches_naive_and_keeps_the_bush_acyclic(seed):
+    # a bush = the shortest-path tree at one set of costs, loaded with a few destinations'
+    # trips; re-hung at other costs, its used part must stay and the rest follow the new tree
+    rng = np.random.default_rng(seed)
+    n = 30
+    pairs = {(int(i), int(j)) for i, j in rng.integers(0, n, size=(90, 2)) if i != j}
+    pairs |= {(k, k + 1) for k in range(n - 1)} | {(k + 1, k) for k in range(n - 1)}
+    init = np.array([p[0] for p in sorted(pairs)], dtype=np.int64)
+    term = np.array([p[1] for p in sorted(pairs)], dtype=np.int64)
+    m = init.size
+    no_thru = np.zeros(n, dtype=np.uint8)
+    fs_indptr, fs_links = forward_star(init, n)
+    c0, c1 = rng.uniform(1.0, 5.0, m), rng.uniform(1.0, 5.0, m)
+    _, pred0 = naive.dijkstra(n, init, term, c0, 0, no_thru)
+    ib = np.zeros(m, dtype=np.uint8)
+    ib[[pred0[v] for v in range(1, n)]] = 1
+    xo = np.zeros(m)
+    for dest in rng.choice(np.arange(1, n), size=4, replace=False):
+        v = int(dest)
+        while v != 0:
+            xo[pred0[v]] += 10.0
+            v = int(init[pred0[v]])
+    bush = [a for a in range(m) if ib[a]]
+    expected = naive.rehang(n, init, term, c1, no_thru, 0, bush, xo)
+    assert expected != set(bush)
+    xo_before = xo.copy()
+    scratch = [np.empty(n, dtype=np.int64) for _ in range(4)]
+    K._rehang(
+        0, ib, xo, init, term, fs_indptr, fs_links, c1, no_thru, scratch[0],
+        np.empty(n), scratch[1], scratch[2], scratch[3], np.empty(n),
+        np.empty(n, dtype=np.int64),
+    )  # fmt: skip
+    assert set(np.flatnonzero(ib).tolist()) == expected
+    np.testing.assert_array_equal(xo, xo_before)  # only links without flow left
+    order = np.empty(n, dtype=np.int64)
+    cnt = K._topo_order(
+        0, ib, fs_indptr, fs_links, init, term, n, order,
+        np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+    )  # fmt: skip
+    assert cnt == n  # acyclic, and every node still hangs on the origin
+
+
 def test_conjugate_weights_follow_the_published_formulas():
     rng = np.random.default_rng(3)
     m = 50
