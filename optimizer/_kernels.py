@@ -729,7 +729,6 @@ def bush_init(
 @njit(cache=True)
 def _shift(
     j,
-    origin,
     pmin,
     pmax,
     init,
@@ -741,54 +740,46 @@ def _shift(
     beta,
     cap,
     const,
-    mark,
+    rank,
     seg_min,
     seg_max,
     tol,
 ):
     """Move flow from the longest used path to the shortest path ending at node ``j``.
 
-    Both paths are traced back to their last common node; the Newton step
+    Both paths are traced back from ``j`` to their last common node (the divergence node):
+    ``rank`` is each node's position in the bush's topological order, and the walker at
+    the later node steps back first, so only the two segments are visited. The Newton step
     ``(C_max - C_min) / sum of derivatives`` is capped by the least origin flow on the long
     segment. Link costs on both segments are updated. Returns the cost difference found.
     """
-    # mark the min path back to the origin
-    v = j
-    while v != origin:
-        mark[v] = 1
-        v = init[pmin[v]]
-    mark[origin] = 1
-    # trace the max path until it meets a marked node: the divergence node
-    nmax = 0
-    v = j
-    cmax = 0.0
-    dsum = 0.0
-    while True:
-        a = pmax[v]
-        seg_max[nmax] = a
-        nmax += 1
-        cmax += cost[a]
-        dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
-        v = init[a]
-        if mark[v]:
-            break
-    div = v
-    # unmark and collect the min segment from j back to the divergence node
-    nmin = 0
-    cmin = 0.0
-    v = j
-    while v != div:
-        a = pmin[v]
-        seg_min[nmin] = a
-        nmin += 1
-        cmin += cost[a]
-        dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
-        v = init[a]
-    v = j
-    while v != origin:
-        mark[v] = 0
-        v = init[pmin[v]]
-    mark[origin] = 0
+    a = pmax[j]
+    seg_max[0] = a
+    nmax = 1
+    cmax = cost[a]
+    dsum = _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+    u = init[a]
+    a = pmin[j]
+    seg_min[0] = a
+    nmin = 1
+    cmin = cost[a]
+    dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+    v = init[a]
+    while u != v:
+        if rank[u] > rank[v]:
+            a = pmax[u]
+            seg_max[nmax] = a
+            nmax += 1
+            cmax += cost[a]
+            dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+            u = init[a]
+        else:
+            a = pmin[v]
+            seg_min[nmin] = a
+            nmin += 1
+            cmin += cost[a]
+            dsum += _deriv1(fft[a], alpha[a], beta[a], cap[a], x[a])
+            v = init[a]
     diff = cmax - cmin
     if diff <= tol:
         return 0.0
@@ -1279,17 +1270,18 @@ def bush_shift(
     lmax = np.empty(n)
     pmin = np.empty(n, dtype=np.int64)
     pmax = np.empty(n, dtype=np.int64)
-    mark = np.zeros(n, dtype=np.uint8)
+    rank = np.empty(n, dtype=np.int64)
     seg_min = np.empty(n, dtype=np.int64)
     seg_max = np.empty(n, dtype=np.int64)
     worst = 0.0
     for r in range(origins.shape[0]):
         if not active[r]:
             continue
-        o = origins[r]
         xo_r = xo[r]
         order = topo[r]
         cnt = topo_count[r]
+        for k in range(cnt):
+            rank[order[k]] = k
         _compact_labels(order, cnt, lptr[r], llinks[r], xo_r, init, cost, lmin, pmin, lmax, pmax)
         moved = 0.0
         for k in range(cnt - 1, 0, -1):
@@ -1301,7 +1293,6 @@ def bush_shift(
                 continue
             d = _shift(
                 j,
-                o,
                 pmin,
                 pmax,
                 init,
@@ -1313,7 +1304,7 @@ def bush_shift(
                 beta,
                 cap,
                 const,
-                mark,
+                rank,
                 seg_min,
                 seg_max,
                 tol_rel * lmax[j],
