@@ -95,6 +95,16 @@ def _finite(v: Any) -> Any:
     return v
 
 
+def write_result(
+    out_dir: Path, result: dict[str, Any], json_name: str, md_name: str, markdown: Any
+) -> None:
+    """Write a suite's result as JSON and its ``markdown(result)`` tables, both atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / json_name, json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out_dir / md_name, markdown(result))
+    log.info("wrote %s and %s", out_dir / json_name, out_dir / md_name)
+
+
 def _first_reach(gap: np.ndarray, sec: np.ndarray, it: np.ndarray, target: float):
     hit = np.flatnonzero(gap <= target)
     if hit.size == 0:
@@ -969,10 +979,7 @@ def run(
     }
     result["targets"] = _check_targets(records)
     result = _finite(result)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "assignment.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "summary.md", summary_markdown(result))
-    log.info("wrote %s and %s", out_dir / "assignment.json", out_dir / "summary.md")
+    write_result(out_dir, result, "assignment.json", "summary.md", summary_markdown)
     return result
 
 

@@ -19,7 +19,6 @@ objective (weights ``internal=0.5, external=0.5``; zone activity from the study)
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -30,14 +29,21 @@ from typing import Any
 import numpy as np
 
 from networks import datasets
-from networks._io import atomic_write_text
 from networks.sources import Study, open_study
 from optimizer import _kernels as K
 from optimizer.candidate_sources import generate_candidates
 from optimizer.pipeline import plan_study
 
 from . import measure
-from .assignment import DEFAULT_OUT, NOISY_LOAD, _finite, _fmt_load, _fmt_s, _quiet
+from .assignment import (
+    DEFAULT_OUT,
+    NOISY_LOAD,
+    _finite,
+    _fmt_load,
+    _fmt_s,
+    _quiet,
+    write_result,
+)
 from .design import AGREE_RTOL, TimeSplit, agreement, plan_record, warmup_search
 
 __all__ = ["AREAS", "OsmArea", "run", "summary_markdown"]
@@ -311,10 +317,7 @@ def run(
     }
     result["targets"] = check_targets(result)
     result = _finite(result)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "design-osm.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "design-osm.md", summary_markdown(result))
-    log.info("wrote %s and %s", out_dir / "design-osm.json", out_dir / "design-osm.md")
+    write_result(out_dir, result, "design-osm.json", "design-osm.md", summary_markdown)
     return result
 
 

@@ -27,7 +27,6 @@ pairs such as 10_1+10_2 share 4-6 of their links and would give 14-16.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import math
 import time
@@ -38,7 +37,6 @@ from typing import Any
 import numpy as np
 
 from networks import Demand, Network, datasets
-from networks._io import atomic_write_text
 from networks.network import CandidateLinks
 from networks.tntp import read_net, read_trips
 from optimizer import _kernels as K
@@ -46,7 +44,15 @@ from optimizer.candidates import CandidateSet, from_instance
 from optimizer.search import optimize
 
 from . import measure
-from .assignment import DEFAULT_OUT, NOISY_LOAD, _finite, _fmt_load, _fmt_s, _quiet
+from .assignment import (
+    DEFAULT_OUT,
+    NOISY_LOAD,
+    _finite,
+    _fmt_load,
+    _fmt_s,
+    _quiet,
+    write_result,
+)
 from .design import AGREE_RTOL, TimeSplit, agreement, plan_record, warmup_search
 
 __all__ = [
@@ -514,10 +520,7 @@ def run(
     }
     result["targets"] = check_targets(result)
     result = _finite(result)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "dndp.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "dndp.md", summary_markdown(result))
-    log.info("wrote %s and %s", out_dir / "dndp.json", out_dir / "dndp.md")
+    write_result(out_dir, result, "dndp.json", "dndp.md", summary_markdown)
     return result
 
 

@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from networks._io import atomic_path, atomic_write_text
+from networks._io import atomic_path
 
 from . import measure
-from .assignment import DEFAULT_OUT, NOISY_LOAD, _finite, _fmt_load, _fmt_s
+from .assignment import DEFAULT_OUT, NOISY_LOAD, _finite, _fmt_load, _fmt_s, write_result
 
 __all__ = ["BERLIN", "METHODS", "SIZES", "fit_exponent", "run", "summary_markdown"]
 
@@ -422,9 +422,7 @@ def run(
     result = _finite(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     result["plot"] = "scale.png" if _plot(result, out_dir / "scale.png") else None
-    atomic_write_text(out_dir / "scale.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "scale.md", summary_markdown(result))
-    log.info("wrote %s, %s and scale.png", out_dir / "scale.json", out_dir / "scale.md")
+    write_result(out_dir, result, "scale.json", "scale.md", summary_markdown)
     return result
 
 

@@ -106,6 +106,11 @@ class _Problem:
         return out
 
     def aon(self, cost: np.ndarray, out: np.ndarray) -> float:
+        """All-or-nothing loading into ``out``; returns the SPTT."""
+        return self.aon_with_lost(cost, out)[0]
+
+    def aon_with_lost(self, cost: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+        """All-or-nothing loading into ``out``; returns (SPTT, trips that found no path)."""
         args = (
             self.origins,
             self.od_indptr,
@@ -120,10 +125,10 @@ class _Problem:
             out,
         )
         if self.threads == 1:
-            sptt, _ = K.all_or_nothing_serial(*args)
+            sptt, lost = K.all_or_nothing_serial(*args)
         else:
-            sptt, _ = K.all_or_nothing(*args, self.threads)
-        return float(sptt)
+            sptt, lost = K.all_or_nothing(*args, self.threads)
+        return float(sptt), float(lost)
 
     def sptt(self, cost: np.ndarray) -> float:
         args = (
@@ -279,23 +284,7 @@ def _check_connected(
     """Find OD pairs that no path joins; raise naming them, or drop them with a warning."""
     cost = prob.costs(np.zeros(prob.m))
     # fast path: one all-or-nothing pass counts the trips that found no path
-    args = (
-        prob.origins,
-        prob.od_indptr,
-        prob.od_dest,
-        prob.od_trips,
-        prob.fs_indptr,
-        prob.fs_links,
-        prob.init,
-        prob.term,
-        cost,
-        prob.no_thru,
-        np.empty(prob.m),
-    )
-    if prob.threads == 1:
-        _, lost_trips = K.all_or_nothing_serial(*args)
-    else:
-        _, lost_trips = K.all_or_nothing(*args, prob.threads)
+    _, lost_trips = prob.aon_with_lost(cost, np.empty(prob.m))
     if lost_trips == 0:
         return prob
     bad_rows: list[int] = []
