@@ -5,18 +5,43 @@ The public API::
     from optimizer import assign, optimize, plan_study
     result = assign(network, demand, rgap=1e-6)            # user equilibrium
     run = plan_study(networks.open_study(), budget_share=0.3)  # the whole design job
+
+The algorithms live in this package's modules; the application wing (settings, the whole
+job, scenario files, batch runs, outputs, reports, the CLI) lives in :mod:`optimizer.jobs`
+and is re-exported here lazily, so that ``import optimizer`` loads no application code and
+no algorithm module ever imports the wing.
 """
 
+from importlib import import_module
+from typing import Any
+
 from .assignment import METHODS, assign, link_costs
-from .batch import load_sweep, run_batch
 from .candidate_sources import generate_candidates, read_candidates, write_candidates
 from .candidates import Candidate, CandidateSet, extend_network, from_instance
 from .connectivity import connectivity, resilience, zone_roles
-from .outputs import write_plan_outputs
-from .pipeline import PlanRun, plan_study
 from .results import AssignmentResult, History, Plan, Status
-from .scenario import load_scenario, run_scenario
 from .search import OBJECTIVES, Appraisal, optimize
+
+#: names of the application wing, by the :mod:`optimizer.jobs` module that defines them
+_JOBS = {
+    "PlanRun": "pipeline",
+    "plan_study": "pipeline",
+    "load_scenario": "scenario",
+    "run_scenario": "scenario",
+    "load_sweep": "batch",
+    "run_batch": "batch",
+    "write_plan_outputs": "outputs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _JOBS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'optimizer' has no attribute {name!r}")
+    value = getattr(import_module(f"optimizer.jobs.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "METHODS",

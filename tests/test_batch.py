@@ -13,8 +13,8 @@ import time
 import pytest
 
 from networks.errors import FileFormatError
-from optimizer.batch import expand_sweep, load_sweep, run_batch
-from optimizer.cli import main
+from optimizer.jobs.batch import expand_sweep, load_sweep, run_batch
+from optimizer.jobs.cli import main
 
 SWEEP = """command = "assign"
 [network]
@@ -94,7 +94,7 @@ def test_resume_after_the_batch_is_killed(data_dir, tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "optimizer.cli",
+        "optimizer.jobs.cli",
         "batch",
         str(p),
         "--out",

@@ -6,12 +6,15 @@ import json
 import subprocess
 import sys
 
-from optimizer.cli import main
+from optimizer.jobs.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "optimizer.jobs.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -19,11 +19,12 @@ import pytest
 
 from networks import open_study
 from networks.synthetic import braess, grid
-from optimizer import report
 from optimizer.assignment import assign
 from optimizer.candidates import Candidate, CandidateSet, extend_network
-from optimizer.outputs import plan_document, version, write_plan_outputs
-from optimizer.pipeline import PlanRun, plan_study
+from optimizer.jobs import report
+from optimizer.jobs.documents import plan_document, version
+from optimizer.jobs.outputs import write_plan_outputs
+from optimizer.jobs.pipeline import PlanRun, plan_study
 
 gpd = pytest.importorskip("geopandas")
 pyogrio = pytest.importorskip("pyogrio")
@@ -360,7 +361,7 @@ def _grid_run() -> PlanRun:
 def test_network_without_crs_gets_a_map_but_no_geopackage(tmp_path, caplog):
     run = _grid_run()
     (tmp_path / "network.gpkg").write_bytes(b"from an earlier run")
-    with caplog.at_level("INFO", logger="optimizer.report"):
+    with caplog.at_level("INFO", logger="optimizer.jobs.report"):
         written = write_plan_outputs(run, tmp_path, settings={"seed": 0})
     names = {p.name for p in written}
     assert "network.gpkg" not in names and not (tmp_path / "network.gpkg").exists()
@@ -397,7 +398,7 @@ def test_network_without_coordinates_gets_the_page_only(tmp_path, caplog):
     from networks.sources import Study
 
     run = plan_study(Study(base, dem, source="Braess"), candidates=cs, budget=10.0)
-    with caplog.at_level("INFO", logger="optimizer.report"):
+    with caplog.at_level("INFO", logger="optimizer.jobs.report"):
         written = write_plan_outputs(run, tmp_path)
     names = {p.name for p in written}
     assert names >= {"plan.json", "plan.csv", "report.html"}

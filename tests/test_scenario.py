@@ -7,8 +7,8 @@ import json
 import pytest
 
 from networks.errors import FileFormatError
-from optimizer.cli import main
-from optimizer.scenario import load_scenario, run_scenario
+from optimizer.jobs.cli import main
+from optimizer.jobs.scenario import load_scenario, run_scenario
 
 
 def _write(tmp_path, text, name="s.toml"):

@@ -47,7 +47,7 @@ def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
 
     from networks import zoning
     from networks.synthetic import region
-    from optimizer.cli import write_flow_layer
+    from optimizer.jobs.outputs import write_flow_layer
 
     net, _ = region(20_000, seed=3)
     model = zoning.demand_model(net, seed=0)

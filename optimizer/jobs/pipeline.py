@@ -17,10 +17,10 @@ import numpy as np
 
 from networks.sources import Study
 
-from .candidates import CandidateSet, from_instance
-from .errors import UsageError
-from .results import Plan
-from .search import Appraisal, optimize
+from ..candidates import CandidateSet, from_instance
+from ..errors import UsageError
+from ..results import Plan
+from ..search import Appraisal, optimize
 
 __all__ = ["DEFAULT_BUDGET_SHARE", "PlanRun", "parse_weights", "plan_study"]
 
@@ -76,7 +76,7 @@ def resolve_candidates(
         candidates = "instance" if net.candidates is not None else "auto"
     if candidates == "instance":
         return from_instance(net)
-    from . import candidate_sources
+    from .. import candidate_sources
 
     if candidates == "auto":
         if "osm_way_ids" not in net.extra:

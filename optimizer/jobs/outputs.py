@@ -17,37 +17,18 @@ import numpy as np
 
 from networks._io import atomic_write_text
 
-from .errors import UsageError
+from ..errors import UsageError
+from .documents import jsonable, plan_document, plan_rows, version
 
-__all__ = ["plan_document", "prepare_out_dir", "version", "write_plan_outputs"]
+__all__ = [
+    "flow_columns",
+    "prepare_out_dir",
+    "write_flow_layer",
+    "write_link_table",
+    "write_plan_outputs",
+]
 
 RUN_FILE = "plan.json"
-
-
-def version() -> str:
-    try:
-        from importlib.metadata import version as v
-
-        return v("roadopt")
-    except Exception:
-        return "unknown"
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        f = float(o)
-        return f if np.isfinite(f) else None
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    return o
 
 
 def prepare_out_dir(out: str | Path, *, overwrite: bool, key: dict[str, Any]) -> Path:
@@ -61,7 +42,7 @@ def prepare_out_dir(out: str | Path, *, overwrite: bool, key: dict[str, Any]) ->
             old = json.loads(run_file.read_text()).get("run", {}).get("settings")
         except (json.JSONDecodeError, OSError):
             old = None
-        if old != _jsonable(key):
+        if old != jsonable(key):
             raise UsageError(
                 f"{d} holds the outputs of a different run; choose another --out "
                 "folder or pass --overwrite"
@@ -73,43 +54,6 @@ def prepare_out_dir(out: str | Path, *, overwrite: bool, key: dict[str, Any]) ->
         )
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def plan_document(run: Any, *, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plan as one JSON document (``plan.json`` and ``--summary``)."""
-    plan = run.plan
-    doc = plan.summary()
-    doc["network"] = run.study.network.name
-    doc["source"] = run.study.source
-    doc["candidates"] = run.candidates.summary()
-    doc["run"] = {
-        "version": version(),
-        "settings": _jsonable(settings or {}),
-        "study": _jsonable(run.study.meta),
-    }
-    return _jsonable(doc)
-
-
-def plan_rows(run: Any) -> list[dict[str, Any]]:
-    """One row per chosen upgrade, for plan.csv."""
-    rows = []
-    for d in run.plan.selected_details:
-        rows.append(
-            {
-                "id": d["id"],
-                "kind": d["kind"],
-                "label": d.get("label", ""),
-                "cost": d["cost"],
-                "init_node": d.get("init_node"),
-                "term_node": d.get("term_node"),
-                "length": d.get("length"),
-                "tstt_saved": d.get("tstt_saved"),
-                "objective_gain": d.get("objective_gain"),
-                "annual_benefit": d.get("annual_benefit"),
-                "benefit_cost_ratio": d.get("benefit_cost_ratio"),
-            }
-        )
-    return rows
 
 
 def write_plan_outputs(
@@ -179,3 +123,49 @@ def write_plan_outputs(
     atomic_write_text(d / RUN_FILE, json.dumps(doc, indent=2) + "\n")
     written.append(d / RUN_FILE)
     return written
+
+
+def write_link_table(net, result, path: str) -> None:
+    """Write one row per link (network order) as CSV: link_id,init_node,term_node,flow,cost."""
+    from networks._io import open_atomic
+
+    ids = net.node_ids
+    with open_atomic(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("link_id,init_node,term_node,flow,cost\n")
+        for k in range(net.num_links):
+            fh.write(
+                f"{net.link_ids[k]},{ids[net.init[k]]},{ids[net.term[k]]},"
+                f"{float(result.flow[k])!r},{float(result.cost[k])!r}\n"
+            )
+
+
+def flow_columns(net, result) -> dict[str, Any]:
+    """Per-link result columns for tables and maps."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vc = np.where(net.capacity > 0, result.flow / net.capacity, np.nan)
+    cols: dict[str, Any] = {
+        "flow": result.flow,
+        "cost": result.cost,
+        "volume_capacity": vc,
+        "capacity": net.capacity,
+        "free_flow_time": net.free_flow_time,
+        "length": net.length,
+        "road_class": net.road_class.astype(str),
+        "lanes": net.lanes,
+    }
+    ways = net.extra.get("osm_way_ids")
+    if ways is not None:
+        cols["osm_way_ids"] = [
+            ";".join(str(w) for w in (v if isinstance(v, (tuple, list)) else [v])) for v in ways
+        ]
+    return cols
+
+
+def write_flow_layer(net, result, path: str) -> None:
+    """Links with flows, costs and volume/capacity as GeoPackage, GeoJSON or CSV."""
+    from networks.export import links_frame, write_frame
+
+    geometry = not path.lower().endswith(".csv")
+    write_frame(
+        links_frame(net, flow_columns(net, result), geometry=geometry), path, layer="links"
+    )

@@ -45,7 +45,7 @@ import numpy as np
 from networks._io import atomic_path, atomic_write_text
 from networks.network import Network
 
-from .outputs import _jsonable, plan_document, version
+from .documents import jsonable, plan_document, version
 
 __all__ = [
     "CONVERGENCE_FILE",
@@ -399,7 +399,7 @@ def _run_rows(run: Any, settings: Mapping[str, Any] | None) -> list[tuple[str, s
             "upgrades.cost": run.candidates.cost_unit,
         },
     }
-    return [(k, json.dumps(_jsonable(v), ensure_ascii=False)) for k, v in items.items()]
+    return [(k, json.dumps(jsonable(v), ensure_ascii=False)) for k, v in items.items()]
 
 
 def _model_layers(run: Any) -> dict[str, Any]:
@@ -493,8 +493,8 @@ def _png_bytes(fig: Any, run: Any, settings: Mapping[str, Any] | None, title: st
     meta = {
         "Title": title,
         "Software": f"roadopt {version()}",
-        "roadopt-settings": json.dumps(_jsonable(settings or {}), sort_keys=True),
-        "roadopt-search-settings": json.dumps(_jsonable(run.plan.settings), sort_keys=True),
+        "roadopt-settings": json.dumps(jsonable(settings or {}), sort_keys=True),
+        "roadopt-search-settings": json.dumps(jsonable(run.plan.settings), sort_keys=True),
     }
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata=meta)
@@ -1033,7 +1033,7 @@ def _settings_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for k, v in d.items():
         if isinstance(v, (dict, list, tuple)):
-            text = json.dumps(_jsonable(v), ensure_ascii=False)
+            text = json.dumps(jsonable(v), ensure_ascii=False)
         elif isinstance(v, float):
             text = repr(v)
         else:

@@ -419,7 +419,8 @@ def run_scenario(
     Returns the :class:`optimizer.AssignmentResult` (``command = "assign"``) or the
     :class:`optimizer.pipeline.PlanRun` (``command = "optimize"``).
     """
-    from .outputs import prepare_out_dir, version
+    from .documents import version
+    from .outputs import prepare_out_dir
 
     out_dir = Path(out) if out is not None else Path(sc.get("output", "dir", "roadopt-out"))
     settings = {
@@ -431,7 +432,7 @@ def run_scenario(
         prepare_out_dir(out_dir, overwrite=overwrite, key=settings)
     study = open_scenario_study(sc)
     if sc.command == "assign":
-        from .assignment import assign
+        from ..assignment import assign
 
         a = sc.doc.get("assignment", {})
         result = assign(
@@ -447,8 +448,8 @@ def run_scenario(
         if write:
             _write_assign_outputs(study, result, out_dir, settings)
         return result
+    from ..search import Appraisal
     from .pipeline import plan_study
-    from .search import Appraisal
 
     o = sc.doc.get("optimize", {})
     c = sc.doc.get("candidates", {})
@@ -484,20 +485,20 @@ def _write_assign_outputs(
 
     from networks._io import atomic_write_text
 
-    from .outputs import _jsonable
+    from .documents import jsonable
 
     doc = {
         "network": study.network.name,
         "source": study.source,
         **result.summary(),
         "history": result.history.as_dict(),
-        "run": {"settings": _jsonable(settings)},
+        "run": {"settings": jsonable(settings)},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    from .cli import write_flow_layer
+    from .outputs import write_flow_layer
 
     geo = study.network.crs is not None and (
         study.network.has_coordinates or "geometry" in study.network.extra
     )
     write_flow_layer(study.network, result, str(out_dir / ("flows.gpkg" if geo else "flows.csv")))
-    atomic_write_text(out_dir / "plan.json", json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out_dir / "plan.json", json.dumps(jsonable(doc), indent=2) + "\n")

@@ -19,7 +19,8 @@ import numpy as np
 
 from networks.errors import RoadoptError
 
-from .errors import UsageError
+from ..errors import UsageError
+from .documents import jsonable, version
 
 log = logging.getLogger("roadopt")
 
@@ -175,21 +176,11 @@ def open_network(args: argparse.Namespace, *, need_demand: bool = True):
 def _emit_json(obj: Any, path: str | None) -> None:
     from networks._io import atomic_write_text
 
-    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+    text = json.dumps(jsonable(obj), indent=2) + "\n"
     if path in (None, "-"):
         sys.stdout.write(text)
     else:
         atomic_write_text(path, text)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
 # ---------------------------------------------------------------------- commands
@@ -249,54 +240,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_link_table(net, result, path: str) -> None:
-    """Write one row per link (network order) as CSV: link_id,init_node,term_node,flow,cost."""
-    from networks._io import open_atomic
-
-    ids = net.node_ids
-    with open_atomic(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("link_id,init_node,term_node,flow,cost\n")
-        for k in range(net.num_links):
-            fh.write(
-                f"{net.link_ids[k]},{ids[net.init[k]]},{ids[net.term[k]]},"
-                f"{float(result.flow[k])!r},{float(result.cost[k])!r}\n"
-            )
-
-
-def flow_columns(net, result) -> dict[str, Any]:
-    """Per-link result columns for tables and maps."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vc = np.where(net.capacity > 0, result.flow / net.capacity, np.nan)
-    cols: dict[str, Any] = {
-        "flow": result.flow,
-        "cost": result.cost,
-        "volume_capacity": vc,
-        "capacity": net.capacity,
-        "free_flow_time": net.free_flow_time,
-        "length": net.length,
-        "road_class": net.road_class.astype(str),
-        "lanes": net.lanes,
-    }
-    ways = net.extra.get("osm_way_ids")
-    if ways is not None:
-        cols["osm_way_ids"] = [
-            ";".join(str(w) for w in (v if isinstance(v, (tuple, list)) else [v])) for v in ways
-        ]
-    return cols
-
-
-def write_flow_layer(net, result, path: str) -> None:
-    """Links with flows, costs and volume/capacity as GeoPackage, GeoJSON or CSV."""
-    from networks.export import links_frame, write_frame
-
-    geometry = not path.lower().endswith(".csv")
-    write_frame(
-        links_frame(net, flow_columns(net, result), geometry=geometry), path, layer="links"
-    )
-
-
 def cmd_assign(args: argparse.Namespace) -> int:
-    from .assignment import assign
+    from ..assignment import assign
+    from .outputs import write_flow_layer, write_link_table
 
     if args.out and not args.out.lower().endswith((".csv", ".gpkg", ".geojson", ".json")):
         raise UsageError(f"--out {args.out}: write flows to a .csv, .gpkg or .geojson file")
@@ -406,9 +352,9 @@ def print_plan_summary(run) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    from ..search import Appraisal
     from .outputs import prepare_out_dir, write_plan_outputs
     from .pipeline import plan_study
-    from .search import Appraisal
 
     out_dir = prepare_out_dir(args.out, overwrite=args.overwrite, key=_run_key(args))
     study = open_network(args)
@@ -431,7 +377,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     )
     write_plan_outputs(run, out_dir, settings=_run_key(args), report=not args.no_report)
     if args.summary:
-        from .outputs import plan_document
+        from .documents import plan_document
 
         _emit_json(plan_document(run, settings=_run_key(args)), args.summary)
     if not args.quiet:
@@ -503,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         epilog="run 'roadopt COMMAND --help' for a command's options and examples",
     )
-    parser.add_argument("--version", action="version", version=f"roadopt {_version()}")
+    parser.add_argument("--version", action="version", version=f"roadopt {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -518,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_info)
 
-    from .assignment import METHODS
+    from ..assignment import METHODS
 
     p = sub.add_parser(
         "assign",
@@ -573,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_assign)
 
-    from .search import OBJECTIVES
+    from ..search import OBJECTIVES
 
     p = sub.add_parser(
         "optimize",
@@ -745,15 +691,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_batch)
     return parser
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("roadopt")
-    except Exception:
-        return "unknown"
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:

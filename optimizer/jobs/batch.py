@@ -46,7 +46,7 @@ from typing import Any
 from networks._io import atomic_write_text
 from networks.errors import FileFormatError
 
-from .errors import UsageError
+from ..errors import UsageError
 from .scenario import _check, _err, _resolve, scenario_from_dict
 
 __all__ = ["SweepCase", "expand_sweep", "load_sweep", "run_batch"]
@@ -216,7 +216,7 @@ def _check_inputs(doc: dict[str, Any], where: str, text: str) -> None:
 # ---------------------------------------------------------------------- running
 def run_case(doc: dict[str, Any], base: str | None = None) -> dict[str, Any]:
     """Run one scenario and return its full result as JSON-ready data (never raises)."""
-    from .outputs import _jsonable, plan_document
+    from .documents import jsonable, plan_document
     from .scenario import run_scenario
 
     t0 = time.perf_counter()
@@ -238,7 +238,7 @@ def run_case(doc: dict[str, Any], base: str | None = None) -> dict[str, Any]:
                 "lower_bound": full["lower_bound"],
             }
             run_status = str(res.plan.status)
-        return _jsonable(
+        return jsonable(
             {
                 "status": "ok",
                 "run_status": run_status,
@@ -357,7 +357,7 @@ def run_batch(
     t0 = time.perf_counter()
     failed = 0
     finished = 0
-    from ._progress import progress_bar
+    from .._progress import progress_bar
 
     bar = progress_bar(
         "batch", total=len(todo), unit="scenario", enabled=None if progress else False

@@ -1,0 +1,77 @@
+"""The JSON documents a run writes: the plan document and the package version.
+
+Shared by :mod:`.outputs` (plan.json, plan.csv) and :mod:`.report` (the GeoPackage run
+table and report.html), so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["jsonable", "plan_document", "plan_rows", "version"]
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import version as v
+
+        return v("roadopt")
+    except Exception:
+        return "unknown"
+
+
+def jsonable(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        f = float(o)
+        return f if np.isfinite(f) else None
+    if isinstance(o, np.ndarray):
+        return jsonable(o.tolist())
+    return o
+
+
+def plan_document(run: Any, *, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plan as one JSON document (``plan.json`` and ``--summary``)."""
+    plan = run.plan
+    doc = plan.summary()
+    doc["network"] = run.study.network.name
+    doc["source"] = run.study.source
+    doc["candidates"] = run.candidates.summary()
+    doc["run"] = {
+        "version": version(),
+        "settings": jsonable(settings or {}),
+        "study": jsonable(run.study.meta),
+    }
+    return jsonable(doc)
+
+
+def plan_rows(run: Any) -> list[dict[str, Any]]:
+    """One row per chosen upgrade, for plan.csv."""
+    rows = []
+    for d in run.plan.selected_details:
+        rows.append(
+            {
+                "id": d["id"],
+                "kind": d["kind"],
+                "label": d.get("label", ""),
+                "cost": d["cost"],
+                "init_node": d.get("init_node"),
+                "term_node": d.get("term_node"),
+                "length": d.get("length"),
+                "tstt_saved": d.get("tstt_saved"),
+                "objective_gain": d.get("objective_gain"),
+                "annual_benefit": d.get("annual_benefit"),
+                "benefit_cost_ratio": d.get("benefit_cost_ratio"),
+            }
+        )
+    return rows
