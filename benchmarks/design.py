@@ -45,7 +45,7 @@ class TimeSplit:
     bounds, bookkeeping) is the total minus these.
     """
 
-    _KIND_BY_CALLER: ClassVar[dict[str, str]] = {"_ue": "ue", "bound": "so", "_polished": "polish"}
+    _KIND_BY_CALLER: ClassVar[dict[str, str]] = {"_ue": "ue", "bound": "so", "polished": "polish"}
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {"ue": 0.0, "so": 0.0, "polish": 0.0, "master": 0.0}

@@ -23,12 +23,27 @@ from networks.network import Network
 
 from .errors import InvalidCandidatesError
 
-__all__ = ["KINDS", "Candidate", "CandidateSet", "from_instance"]
+__all__ = ["KINDS", "Candidate", "CandidateSet", "fits_budget", "from_instance"]
 
 KINDS = ("new_link", "widen", "upgrade")
 #: attributes a candidate may scale (factor >= 1) or set (new value <= old for time)
 SCALABLE = ("capacity", "lanes")
 SETTABLE = ("free_flow_time", "speed")
+#: A plan fits a budget up to this relative slack (plus :data:`BUDGET_ABS_SLACK`), so that
+#: sums of float costs that equal the budget on paper are not refused for rounding.
+BUDGET_REL_SLACK = 1e-12
+#: Absolute slack of the budget test, in the candidates' cost unit.
+BUDGET_ABS_SLACK = 1e-9
+
+
+def fits_budget(cost: Any, budget: float) -> Any:
+    """Whether a total ``cost`` fits ``budget`` (same unit), up to rounding of float sums.
+
+    The one budget test of roadopt: the search, the enumeration, the master problem's
+    cheap check and :meth:`CandidateSet.is_feasible` all call it. ``cost`` may be an array
+    (one answer per entry).
+    """
+    return cost <= budget * (1 + BUDGET_REL_SLACK) + BUDGET_ABS_SLACK
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +180,7 @@ class CandidateSet:
     def is_feasible(self, plan: np.ndarray, budget: float) -> bool:
         """Budget, exclusive groups and prerequisites all respected."""
         plan = np.asarray(plan, dtype=bool)
-        if float(self.costs[plan].sum()) > budget * (1 + 1e-12) + 1e-9:
+        if not fits_budget(float(self.costs[plan].sum()), budget):
             return False
         if any(plan[g].sum() > 1 for g in self.groups().values()):
             return False

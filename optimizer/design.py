@@ -1,7 +1,8 @@
 """The design master problem in OR-Tools CP-SAT: budget, exclusivity, prerequisites.
 
 The only module of roadopt that imports OR-Tools. :class:`DesignModel` holds one boolean
-per candidate and the rules every plan must obey; the bilevel search
+per candidate and the rules every plan of a :class:`~optimizer.problem.DesignProblem` must
+obey; the bilevel search
 (:mod:`optimizer.search`) asks it for feasible plans that maximise an estimate of benefit,
 under the decisions fixed at a node of the search tree (passed as CP-SAT assumptions, so
 the model is built once). A ``constraints`` hook lets users add their own rules before
@@ -11,14 +12,11 @@ solving (``hook(model, y)`` with ``y`` the dict of candidate id -> BoolVar).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .candidates import CandidateSet
-from .errors import InfeasibleBudgetError
+from .problem import DesignProblem
 
 __all__ = ["DesignModel", "integer_costs"]
 
@@ -51,36 +49,26 @@ def integer_costs(costs: np.ndarray, budget: float) -> tuple[list[int], int, flo
 
 
 class DesignModel:
-    """Feasible plans of a candidate set under a budget, as a CP-SAT model.
+    """Feasible plans of a design problem, as a CP-SAT model.
 
     Parameters
     ----------
-    candidates
-        The candidate set.
-    budget
-        Maximum total cost, in the candidates' cost unit.
-    constraints
-        Optional hook ``hook(model, y)`` adding user constraints (``y``: id -> BoolVar).
+    problem
+        The checked design problem (:class:`optimizer.problem.DesignProblem`): its
+        candidates, budget and user constraints hook ``hook(model, y)`` (``y``: id ->
+        BoolVar).
     time_limit
         Seconds per CP-SAT solve.
     """
 
-    def __init__(
-        self,
-        candidates: CandidateSet,
-        budget: float,
-        *,
-        constraints: Callable[[cp_model.CpModel, dict[str, Any]], None] | None = None,
-        time_limit: float = 10.0,
-    ) -> None:
-        if not np.isfinite(budget) or budget < 0:
-            raise InfeasibleBudgetError(f"budget {budget} must be a number >= 0")
+    def __init__(self, problem: DesignProblem, *, time_limit: float = 10.0) -> None:
+        candidates = problem.candidates
+        self.problem = problem
         self.cs = candidates
-        self.budget = float(budget)
         self.model = cp_model.CpModel()
         n = len(candidates)
         self.y = [self.model.NewBoolVar(c.id) for c in candidates.candidates]
-        costs, b_int, self.scale = integer_costs(candidates.costs, budget)
+        costs, b_int, self.scale = integer_costs(candidates.costs, problem.budget)
         self.int_costs = costs
         if n:
             self.model.Add(sum(c * v for c, v in zip(costs, self.y, strict=True)) <= b_int)
@@ -88,13 +76,13 @@ class DesignModel:
             self.model.AddAtMostOne([self.y[k] for k in members])
         for k, r in candidates.prerequisites():
             self.model.AddImplication(self.y[k], self.y[r])
-        if constraints is not None:
-            constraints(
+        if problem.constraints is not None:
+            problem.constraints(
                 self.model, {c.id: v for c, v in zip(candidates.candidates, self.y, strict=True)}
             )
         self.time_limit = time_limit
         self.solves = 0
-        self.hooked = constraints is not None
+        self.hooked = problem.constraints is not None
 
     def _solver(self) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
@@ -152,5 +140,5 @@ class DesignModel:
         """
         plan = np.asarray(plan, dtype=bool)
         if cheap and not self.hooked:
-            return self.cs.is_feasible(plan, self.budget)
+            return self.problem.feasible(plan)
         return self.propose(np.zeros(len(self.cs)), fixed_in=plan, fixed_out=~plan) is not None

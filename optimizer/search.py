@@ -31,7 +31,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,56 +39,18 @@ import numpy as np
 
 from networks.demand import Demand
 
+from .appraisal import Appraisal, appraise
 from .assignment import assign
 from .candidates import CandidateSet
-from .connectivity import ZoneRoles, connectivity, resilience, zone_roles
+from .connectivity import connectivity, resilience
 from .design import DesignModel
-from .errors import InfeasibleBudgetError, UsageError
+from .errors import UsageError
+from .problem import DEFAULT_WEIGHTS, OBJECTIVES, DesignProblem
 from .results import AssignmentResult, Plan, Status
 
-__all__ = ["OBJECTIVES", "Appraisal", "optimize"]
+__all__ = ["DEFAULT_WEIGHTS", "METHODS", "OBJECTIVES", "Appraisal", "optimize", "solve"]
 
 log = logging.getLogger(__name__)
-
-OBJECTIVES = ("tstt", "connectivity")
-DEFAULT_WEIGHTS = {"internal": 0.5, "external": 0.5, "resilience": 0.0}
-_TIME_TO_HOURS = {
-    "min": 1 / 60,
-    "minute": 1 / 60,
-    "minutes": 1 / 60,
-    "h": 1.0,
-    "hr": 1.0,
-    "hour": 1.0,
-    "hours": 1.0,
-    "s": 1 / 3600,
-    "sec": 1 / 3600,
-    "seconds": 1 / 3600,
-}
-
-
-@dataclass(frozen=True)
-class Appraisal:
-    """Money terms of a plan: value of travel time saved against the building cost.
-
-    The annual benefit is the total travel time saved in the demand's period (vehicle
-    hours) times ``value_of_time`` (base currency units per vehicle-hour) times
-    ``periods_per_year``, reported in the candidates' cost unit (for example thousand
-    CNY); its present value uses an annuity over ``years`` at ``discount_rate``.
-    Defaults are planning conventions to be set by the user: 250 working days with two
-    peak hours each (500 periods a year for a peak-hour demand), 20 years at 5%, and a
-    value of time of 40 currency units per vehicle-hour (of the order of Chinese appraisal
-    practice for cars, in CNY).
-    """
-
-    value_of_time: float = 40.0
-    periods_per_year: float = 500.0
-    years: int = 20
-    discount_rate: float = 0.05
-
-    @property
-    def annuity(self) -> float:
-        r = self.discount_rate
-        return float(self.years) if r == 0 else (1 - (1 + r) ** -self.years) / r
 
 
 @dataclass
@@ -103,16 +65,9 @@ class _Eval:
 class _Evaluator:
     """Scores plans (user equilibrium) and bounds cones of plans (relaxations), with caches."""
 
-    cs: CandidateSet
-    demand: Demand
-    objective: str
-    weights: Mapping[str, float]
-    roles: ZoneRoles | None
-    min_resilience: float | None
+    problem: DesignProblem
     rgap: float
     method: str
-    toll_factor: float
-    distance_factor: float
     cache: dict[bytes, _Eval] = field(default_factory=dict)
     bounds: dict[bytes, float] = field(default_factory=dict)
     n_ue: int = 0
@@ -120,15 +75,26 @@ class _Evaluator:
     warm: AssignmentResult | None = None
     warm_so: AssignmentResult | None = None
 
+    @property
+    def cs(self) -> CandidateSet:
+        return self.problem.candidates
+
+    @property
+    def demand(self) -> Demand:
+        return self.problem.demand
+
+    def _assign_kw(self, closed: np.ndarray, rgap: float) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "rgap": rgap,
+            "closed_links": closed,
+            "toll_factor": self.problem.toll_factor,
+            "distance_factor": self.problem.distance_factor,
+        }
+
     def _ue(self, plan: np.ndarray) -> AssignmentResult:
         net, closed = self.cs.apply(plan)
-        kw = {
-            "method": self.method,
-            "rgap": self.rgap,
-            "closed_links": closed,
-            "toll_factor": self.toll_factor,
-            "distance_factor": self.distance_factor,
-        }
+        kw = self._assign_kw(closed, self.rgap)
         r = assign(net, self.demand, warm_start=self.warm, **kw)
         self.n_ue += 1
         if not r.converged and self.warm is not None:
@@ -146,39 +112,41 @@ class _Evaluator:
             "relative_gap": float(r.relative_gap),
             "objective_beckmann": float(r.objective),
         }
-        if self.roles is not None:
+        roles = self.problem.roles
+        if roles is not None:
             net, closed = self.cs.apply(plan)
-            out.update(connectivity(net, self.roles, r.cost, closed))
-            if self.roles.gateway_nodes.size:
-                out["resilience"] = resilience(net, self.roles, closed)
+            out.update(connectivity(net, roles, r.cost, closed))
+            if roles.gateway_nodes.size:
+                out["resilience"] = resilience(net, roles, closed)
         return out
 
-    def value_of(self, m: Mapping[str, float]) -> float:
-        if self.objective == "tstt":
-            return m["tstt"]
-        w = self.weights
-        v = 0.0
-        if w.get("internal", 0):
-            v += w["internal"] * m["internal"]
-        if w.get("external", 0):
-            v += w["external"] * m["external"]
-        if w.get("resilience", 0):
-            v += w["resilience"] * (1.0 - m["resilience"])
-        return v
+    def _scored(self, plan: np.ndarray, r: AssignmentResult) -> _Eval:
+        m = self.metrics(plan, r)
+        return _Eval(self.problem.value(m), m, r, self.problem.admissible(m))
 
     def evaluate(self, plan: np.ndarray) -> _Eval:
         key = np.asarray(plan, dtype=bool).tobytes()
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        r = self._ue(plan)
-        m = self.metrics(plan, r)
-        ok = self.min_resilience is None or m.get("resilience", 1.0) >= self.min_resilience
+        ev = self._scored(plan, self._ue(plan))
         # the cache keeps figures, not the bushes (those weigh zones x links each); the
         # latest full result stays as the next warm start
-        ev = _Eval(self.value_of(m), m, replace(r, state=None), ok)
+        ev = replace(ev, result=replace(ev.result, state=None))
         self.cache[key] = ev
         return ev
+
+    def figures(self, plan: np.ndarray) -> tuple[float, Mapping[str, float]]:
+        """``(objective value, figures)`` of a plan (for the appraisal)."""
+        e = self.evaluate(plan)
+        return e.value, e.metrics
+
+    def polished(self, plan: np.ndarray, rgap: float) -> _Eval:
+        """Evaluate a plan from a cold start at ``rgap`` (not cached, not warm-started)."""
+        net, closed = self.cs.apply(plan)
+        r = assign(net, self.demand, **self._assign_kw(closed, rgap))
+        self.n_ue += 1
+        return self._scored(plan, r)
 
     def bound(
         self, fixed_in: np.ndarray, free: np.ndarray, threshold: float | None = None
@@ -196,16 +164,17 @@ class _Evaluator:
         hit = self.bounds.get(key)
         if hit is not None:
             return hit
+        pb = self.problem
         net, closed = self.cs.optimistic(fixed_in, free)
         lb = 0.0
         if (
-            self.roles is not None
-            and self.min_resilience is not None
-            and (resilience(net, self.roles, closed) < self.min_resilience)
+            pb.roles is not None
+            and pb.min_resilience is not None
+            and (resilience(net, pb.roles, closed) < pb.min_resilience)
         ):
             self.bounds[key] = math.inf
             return math.inf
-        if self.objective == "tstt":
+        if pb.objective == "tstt":
             so = net.replace(alpha=net.alpha * (net.beta + 1.0), validate=False)
 
             def enough(info: dict) -> bool:
@@ -215,14 +184,9 @@ class _Evaluator:
             r = assign(
                 so,
                 self.demand,
-                method=self.method,
-                rgap=self.rgap,
-                closed_links=closed,
                 warm_start=self.warm_so,
-                toll_factor=self.toll_factor,
-                distance_factor=self.distance_factor,
-                progress=False,
                 callback=None if threshold is None or not np.isfinite(threshold) else enough,
+                **self._assign_kw(closed, self.rgap),
             )
             self.n_so += 1
             self.warm_so = r
@@ -230,42 +194,29 @@ class _Evaluator:
             lb = float(r.objective - max(0.0, r.tstt - r.sptt))
         else:
             free_cost = net.free_flow_time + net.generalized_constant(
-                self.toll_factor, self.distance_factor
+                pb.toll_factor, pb.distance_factor
             )
-            m = connectivity(net, self.roles, free_cost, closed)
-            if self.weights.get("resilience", 0):
-                m["resilience"] = resilience(net, self.roles, closed)
-            lb = self.value_of(m)
+            m = connectivity(net, pb.roles, free_cost, closed)
+            if pb.weights.get("resilience", 0):
+                m["resilience"] = resilience(net, pb.roles, closed)
+            lb = pb.value(m)
         self.bounds[key] = lb
         return lb
 
-
-def _affordable(
-    cs: CandidateSet, budget: float, fixed_in: np.ndarray, fixed_out: np.ndarray
-) -> np.ndarray:
-    """Free candidates that could still join: fit the remaining budget, no group clash."""
-    costs = cs.costs
-    left = budget - float(costs[fixed_in].sum())
-    free = ~(fixed_in | fixed_out) & (costs <= left * (1 + 1e-12) + 1e-9)
-    for members in cs.groups().values():
-        if fixed_in[members].any():
-            free[members] = False
-    for k, r in cs.prerequisites():
-        if fixed_out[r]:
-            free[k] = False
-    return free
+    @property
+    def solves(self) -> int:
+        return self.n_ue + self.n_so
 
 
 class _Progress:
-    def __init__(self, what: str, callback: Callable[[dict], Any] | None) -> None:
-        from ._progress import progress_bar
+    """The search's history, a periodic log line and the user's callback."""
 
+    def __init__(self, what: str, callback: Callable[[dict], Any] | None) -> None:
         self.t0 = time.perf_counter()
         self.last = self.t0
         self.what = what
         self.callback = callback
         self.history: list[dict] = []
-        self.bar = progress_bar(what, unit="node")
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -273,6 +224,7 @@ class _Progress:
     def note(
         self, incumbent: float, bound: float, nodes: int, evaluations: int, force: bool = False
     ) -> bool:
+        """Record a row; returns True when the callback asks the search to stop."""
         now = time.perf_counter()
         gap = (incumbent - bound) / abs(incumbent) if incumbent and np.isfinite(bound) else None
         row = {
@@ -282,6 +234,7 @@ class _Progress:
             "gap": gap,
             "nodes": nodes,
             "evaluations": evaluations,
+            "done": force,
         }
         last = self.history[-1] if self.history else None
         if (
@@ -290,18 +243,7 @@ class _Progress:
             or last["incumbent"] != incumbent
             or (last["bound"] != bound and np.isfinite(bound))
         ):
-            self.history.append(row)
-        if not self.bar.disable:
-            self.bar.n = nodes
-            self.bar.set_postfix_str(
-                f"incumbent {incumbent:.6g}"
-                + ("" if gap is None else f", gap {100 * gap:.3f}%")
-                + f", {evaluations} equilibria",
-                refresh=False,
-            )
-            self.bar.update(0)
-            if force:
-                self.bar.close()
+            self.history.append({k: v for k, v in row.items() if k != "done"})
         if force or now - self.last >= 2.0:
             self.last = now
             log.info(
@@ -319,29 +261,65 @@ class _Progress:
         return False
 
 
+@dataclass
+class _Search:
+    """What every search method works with."""
+
+    problem: DesignProblem
+    ev: _Evaluator
+    master: DesignModel
+    tol: float
+    time_limit: float | None
+    prog: _Progress
+
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and self.prog.elapsed() > self.time_limit
+
+
+@dataclass
+class _Outcome:
+    """What a search found: the plan, its value, a proven lower bound and the status."""
+
+    plan: np.ndarray
+    value: float
+    lower: float | None
+    status: Status
+    greedy: tuple[np.ndarray, float] | None = None
+
+
+def _single_estimates(s: _Search, before: _Eval) -> np.ndarray:
+    """Estimated benefit of each candidate alone (with what it requires): the master's
+    proposal weights and the branching order."""
+    pb = s.problem
+    est = np.zeros(pb.size)
+    for k in range(pb.size):
+        trial = pb.empty()
+        trial[k] = True
+        trial = pb.with_requirements(trial)
+        if pb.feasible(trial):
+            e = s.ev.evaluate(trial)
+            est[k] = before.value - e.value if e.feasible else -abs(before.value)
+        if s.out_of_time():
+            break
+    return est
+
+
 def _branch_and_bound(
-    ev: _Evaluator,
-    master: DesignModel,
-    cs: CandidateSet,
-    budget: float,
-    weights: np.ndarray,
-    tol: float,
-    time_limit: float | None,
-    prog: _Progress,
-    start: np.ndarray | None = None,
+    s: _Search, weights: np.ndarray, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float, bool]:
-    n = len(cs)
-    empty = np.zeros(n, dtype=bool)
+    ev, master, pb, prog, tol = s.ev, s.master, s.problem, s.prog, s.tol
+    n = pb.size
+    empty = pb.empty()
     best_plan = empty
     base = ev.evaluate(empty)
     best = base.value if base.feasible and master.feasible(empty) else math.inf
-    if start is not None and cs.is_feasible(start, budget) and master.feasible(start):
+    if start is not None and pb.feasible(start) and master.feasible(start):
         e = ev.evaluate(start)  # a known plan (the greedy one): never return worse
         if e.feasible and e.value < best:
             best_plan, best = start.copy(), e.value
     order = np.lexsort((np.arange(n), -weights))  # branching priority: benefit first
     counter = itertools.count()
-    root_free = _affordable(cs, budget, empty, empty)
+    root_free = pb.affordable(empty, empty)
     # entries: (bound, tie, fixed in, fixed out, whether the bound is the node's own); a
     # child enters with its parent's bound and gets its own only when it comes up, so
     # children pruned by a better incumbent meanwhile never cost a relaxation
@@ -352,7 +330,7 @@ def _branch_and_bound(
 
     def consider(plan: np.ndarray | None) -> None:
         nonlocal best, best_plan
-        if plan is None or not cs.is_feasible(plan, budget):
+        if plan is None or not pb.feasible(plan):
             return
         e = ev.evaluate(plan)
         if e.feasible and (
@@ -369,7 +347,7 @@ def _branch_and_bound(
         if beaten(lb):
             pruned_lb = min(pruned_lb, lb)
             continue
-        free = _affordable(cs, budget, fin, fout)
+        free = pb.affordable(fin, fout)
         if not own:
             lb = max(lb, ev.bound(fin, free, best - tol * abs(best)))
             if beaten(lb):
@@ -380,9 +358,7 @@ def _branch_and_bound(
                 continue
         nodes += 1
         open_lb = min([lb] + [h[0] for h in heap])
-        if prog.note(best, min(open_lb, pruned_lb), nodes, ev.n_ue + ev.n_so) or (
-            time_limit is not None and prog.elapsed() > time_limit
-        ):
+        if prog.note(best, min(open_lb, pruned_lb), nodes, ev.solves) or s.out_of_time():
             heapq.heappush(heap, (lb, next(counter), fin, fout, True))
             exhausted = False
             break
@@ -401,24 +377,25 @@ def _branch_and_bound(
         oin, oout = fin.copy(), fout.copy()
         oout[c] = True
         for cin, cout in ((kin, kout), (oin, oout)):
-            if float(cs.costs[cin].sum()) > budget * (1 + 1e-12) + 1e-9:
+            if not pb.fits(pb.cost(cin)):
                 continue
             heapq.heappush(heap, (lb, next(counter), cin, cout, False))
     # every plan lies in a pruned cone, an open cone or was scored itself
     open_lb = min((h[0] for h in heap), default=math.inf)
     lower = min(pruned_lb, open_lb)
-    prog.note(best, min(lower, best), nodes, ev.n_ue + ev.n_so, force=True)
+    prog.note(best, min(lower, best), nodes, ev.solves, force=True)
     return best_plan, best, lower, exhausted
 
 
-def _feasible_plans(cs: CandidateSet, budget: float, limit: int = 2**20):
+def _feasible_plans(pb: DesignProblem, limit: int = 2**20) -> Iterator[np.ndarray]:
     """Every plan that satisfies budget, exclusivity and prerequisites (depth-first)."""
-    n = len(cs)
+    cs = pb.candidates
+    n = pb.size
     costs = cs.costs
     groups = {k: g for g, members in cs.groups().items() for k in members}
     count = 0
 
-    def rec(k: int, plan: np.ndarray, spent: float, used_groups: set):
+    def rec(k: int, plan: np.ndarray, spent: float, used_groups: set) -> Iterator[np.ndarray]:
         nonlocal count
         if k == n:
             if all(not plan[a] or plan[b] for a, b in cs.prerequisites()):
@@ -429,40 +406,29 @@ def _feasible_plans(cs: CandidateSet, budget: float, limit: int = 2**20):
             return
         yield from rec(k + 1, plan, spent, used_groups)
         g = groups.get(k)
-        if spent + costs[k] <= budget * (1 + 1e-12) + 1e-9 and (g is None or g not in used_groups):
+        if pb.fits(spent + costs[k]) and (g is None or g not in used_groups):
             plan[k] = True
             yield from rec(k + 1, plan, spent + costs[k], used_groups | ({g} if g else set()))
             plan[k] = False
 
-    yield from rec(0, np.zeros(n, dtype=bool), 0.0, set())
+    yield from rec(0, pb.empty(), 0.0, set())
 
 
-def _greedy(
-    ev: _Evaluator,
-    cs: CandidateSet,
-    budget: float,
-    master: DesignModel | None,
-    time_limit: float | None,
-    prog: _Progress,
-) -> tuple[np.ndarray, float]:
+def _greedy(s: _Search, time_limit: float | None) -> tuple[np.ndarray, float]:
     """Add the candidate with the best improvement per unit cost until none improves."""
-    n = len(cs)
-    plan = np.zeros(n, dtype=bool)
+    ev, pb, master = s.ev, s.problem, s.master
+    plan = pb.empty()
     cur = ev.evaluate(plan).value
-    costs = cs.costs
+    costs = pb.candidates.costs
     while True:
         best_k, best_ratio, best_val = -1, 0.0, cur
-        for k in range(n):
+        for k in range(pb.size):
             if plan[k]:
                 continue
             trial = plan.copy()
             trial[k] = True
-            for a, b in cs.prerequisites():  # bring required candidates along
-                if trial[a]:
-                    trial[b] = True
-            if not cs.is_feasible(trial, budget) or (
-                master is not None and not master.feasible(trial)
-            ):
+            trial = pb.with_requirements(trial)  # bring required candidates along
+            if not pb.feasible(trial) or not master.feasible(trial):
                 continue
             e = ev.evaluate(trial)
             if not e.feasible:
@@ -472,17 +438,62 @@ def _greedy(
             ratio = gain / extra if extra > 0 else (math.inf if gain > 0 else 0.0)
             if gain > 1e-12 * abs(cur) and ratio > best_ratio:
                 best_k, best_ratio, best_val = k, ratio, e.value
-            if time_limit is not None and prog.elapsed() > time_limit:
+            if time_limit is not None and s.prog.elapsed() > time_limit:
                 break
         if best_k < 0:
             return plan, cur
         plan[best_k] = True
-        for a, b in cs.prerequisites():
-            if plan[a]:
-                plan[b] = True
+        plan = pb.with_requirements(plan)
         cur = best_val
 
 
+# ---------------------------------------------------------------------- the searches
+def _search_bnb(s: _Search, before: _Eval, baseline: bool) -> _Outcome:
+    weights = _single_estimates(s, before)
+    greedy = _greedy(s, s.time_limit) if baseline else None
+    plan, value, lower, exhausted = _branch_and_bound(
+        s, weights, None if greedy is None else greedy[0]
+    )
+    status = Status.OPTIMAL if exhausted else Status.FEASIBLE
+    return _Outcome(plan, value, lower, status, greedy)
+
+
+def _search_enumerate(s: _Search, before: _Eval, baseline: bool) -> _Outcome:
+    pb, ev, master = s.problem, s.ev, s.master
+    hooked = pb.constraints is not None
+    ok = before.feasible and (not hooked or master.feasible(pb.empty()))
+    best_plan, best_val = pb.empty(), before.value if ok else math.inf
+    done = True
+    for plan in _feasible_plans(pb):
+        if hooked and not master.feasible(plan):
+            continue
+        e = ev.evaluate(plan)
+        if e.feasible and e.value < best_val:
+            best_plan, best_val = plan, e.value
+        if s.out_of_time():
+            done = False
+            break
+    greedy = _greedy(s, None) if baseline else None
+    status = Status.OPTIMAL if done else Status.FEASIBLE
+    return _Outcome(best_plan, best_val, best_val if done else None, status, greedy)
+
+
+def _search_greedy(s: _Search, before: _Eval, baseline: bool) -> _Outcome:
+    plan, value = _greedy(s, s.time_limit)
+    return _Outcome(plan, value, None, Status.FEASIBLE)
+
+
+_SEARCHES: dict[str, Callable[[_Search, _Eval, bool], _Outcome]] = {
+    "bnb": _search_bnb,
+    "enumerate": _search_enumerate,
+    "greedy": _search_greedy,
+}
+#: Search methods: ``bnb`` (exact branch and bound), ``enumerate`` (every feasible plan),
+#: ``greedy`` (benefit-per-cost baseline).
+METHODS = tuple(_SEARCHES)
+
+
+# ---------------------------------------------------------------------- public entry points
 def optimize(
     network: Any,
     demand: Demand,
@@ -526,15 +537,16 @@ def optimize(
         ``internal`` x internal connectivity + ``external`` x external connectivity
         (minutes) + ``resilience`` x (1 - resilience) (minutes per share of activity).
     weights
-        Default ``{"internal": 0.5, "external": 0.5, "resilience": 0.0}``.
+        Default :data:`DEFAULT_WEIGHTS` (``internal`` 0.5, ``external`` 0.5,
+        ``resilience`` 0).
     min_resilience
         Plans whose resilience (share of internal activity with two link-disjoint paths to
-        the gateways) falls below this are infeasible.
+        the gateways) falls below this are not admissible.
     activity
         Weight per internal zone for external connectivity and resilience.
     method
-        ``"bnb"`` (exact branch and bound), ``"enumerate"`` (all feasible plans, up to
-        about a million) or ``"greedy"`` (benefit-per-cost baseline).
+        One of :data:`METHODS`: ``"bnb"`` (exact branch and bound), ``"enumerate"`` (all
+        feasible plans, up to about a million) or ``"greedy"`` (benefit-per-cost baseline).
     rgap
         Relative gap every equilibrium is solved to; "optimal" means optimal within it.
         The plan and the no-upgrade case are finally re-solved cold at ``rgap / 100``
@@ -554,13 +566,16 @@ def optimize(
     constraints
         Hook ``hook(model, y)`` adding user constraints to the CP-SAT master.
     callback
-        Called with progress dicts; returning True stops the search.
+        Called with progress dicts (``seconds``, ``incumbent``, ``bound``, ``gap``,
+        ``nodes``, ``evaluations``, ``done``); returning True stops the search.
 
     Returns
     -------
     Plan
-        Status ``optimal`` or ``feasible``; infeasibility of the budget is not an error:
-        a budget below every option returns the empty plan with a message.
+        Status ``optimal`` (proven within the tolerance), ``feasible`` (a time limit or a
+        heuristic method) or ``infeasible`` (no plan within the budget meets
+        ``min_resilience``; the message says by how much). A budget below every option
+        returns the empty plan with a message.
 
     Raises
     ------
@@ -568,173 +583,156 @@ def optimize(
         For bad input, before any equilibrium is solved.
     """
     t0 = time.perf_counter()
-    if objective not in OBJECTIVES:
-        raise UsageError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    if method not in ("bnb", "enumerate", "greedy"):
-        raise UsageError(f"unknown method {method!r}; choose bnb, enumerate or greedy")
-    if (budget is None) == (budget_share is None):
-        raise UsageError(
-            "give a budget (cost units) or a budget share of the candidates' "
-            "total cost, not both and not neither"
-        )
-    if budget_share is not None:
-        if not np.isfinite(budget_share) or budget_share < 0:
-            raise InfeasibleBudgetError(f"budget share {budget_share} must be >= 0")
-        budget = budget_share * candidates.total_cost
-    assert budget is not None
-    if not np.isfinite(budget) or budget < 0:
-        raise InfeasibleBudgetError(f"budget {budget} must be a number >= 0")
-    if network is not None and network.num_links != candidates.num_base_links:
-        raise UsageError("the candidate set was built on another network (link counts differ)")
-    w = dict(DEFAULT_WEIGHTS)
-    if weights:
-        unknown = set(weights) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise UsageError(
-                f"unknown weight(s) {sorted(unknown)}; use internal, external, resilience"
-            )
-        w.update({k: float(v) for k, v in weights.items()})
-        if any(v < 0 or not np.isfinite(v) for v in w.values()):
-            raise UsageError("weights must be numbers >= 0")
-    ext = candidates.network
-    roles = None
-    has_gateways = bool((~np.asarray(demand.internal, dtype=bool)).any())
-    if objective == "connectivity" or min_resilience is not None or has_gateways:
-        roles = zone_roles(ext, demand, activity)
-        if roles.gateway_nodes.size == 0 and (
-            (objective == "connectivity" and (w["external"] > 0 or w["resilience"] > 0))
-            or min_resilience is not None
-        ):
-            raise UsageError(
-                "external connectivity and resilience need gateways (external "
-                "zones), and this demand has none; set the external and "
-                "resilience weights to 0 or add gateways"
-            )
-        if objective == "connectivity" and w["internal"] > 0 and roles.internal_demand.sum() <= 0:
-            raise UsageError(
-                "internal connectivity needs trips between internal zones; set "
-                "the internal weight to 0"
-            )
-    if min_resilience is not None and not 0 <= min_resilience <= 1:
-        raise UsageError(f"min_resilience {min_resilience} must be between 0 and 1")
-    tol = max(rgap, 1e-6) if tolerance is None else float(tolerance)
-    master = DesignModel(candidates, budget, constraints=constraints)
-    ev = _Evaluator(
+    if method not in _SEARCHES:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    problem = DesignProblem.build(
         candidates,
         demand,
-        objective,
-        w,
-        roles,
-        min_resilience,
-        rgap,
-        assignment_method,
-        toll_factor,
-        distance_factor,
+        network=network,
+        budget=budget,
+        budget_share=budget_share,
+        objective=objective,
+        weights=weights,
+        min_resilience=min_resilience,
+        activity=activity,
+        toll_factor=toll_factor,
+        distance_factor=distance_factor,
+        constraints=constraints,
     )
-    n = len(candidates)
-    empty = np.zeros(n, dtype=bool)
-    before = ev.evaluate(empty)
+    return solve(
+        problem,
+        method=method,
+        rgap=rgap,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        assignment_method=assignment_method,
+        appraisal=appraisal,
+        baseline=baseline,
+        callback=callback,
+        started=t0,
+    )
+
+
+def solve(
+    problem: DesignProblem,
+    *,
+    method: str,
+    rgap: float,
+    tolerance: float | None = None,
+    time_limit: float | None = None,
+    assignment_method: str = "bush",
+    appraisal: Appraisal | None = None,
+    baseline: bool = True,
+    callback: Callable[[dict], Any] | None = None,
+    started: float | None = None,
+) -> Plan:
+    """Search a checked :class:`~optimizer.problem.DesignProblem` (see :func:`optimize`)."""
+    t0 = time.perf_counter() if started is None else started
+    search = _SEARCHES.get(method)
+    if search is None:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    tol = max(rgap, 1e-6) if tolerance is None else float(tolerance)
+    s = _Search(
+        problem,
+        _Evaluator(problem, rgap, assignment_method),
+        DesignModel(problem),
+        tol,
+        time_limit,
+        _Progress(f"optimize ({problem.objective}, {method})", callback),
+    )
+    empty = problem.empty()
+    before = s.ev.evaluate(empty)
+    costs = problem.candidates.costs
     message = ""
-    costs = candidates.costs
-    if n == 0 or costs.min(initial=math.inf) > budget:
+    if problem.size == 0 or costs.min(initial=math.inf) > problem.budget:
         message = (
-            f"the budget {budget:.6g} is below the cheapest option "
+            f"the budget {problem.budget:.6g} is below the cheapest option "
             f"({costs.min(initial=math.inf):.6g}); no upgrade is affordable"
         )
         log.warning(message)
-    prog = _Progress(f"optimize ({objective}, {method})", callback)
-
-    # estimated benefit of each candidate alone (with what it requires): the master's
-    # proposal weights and the branching order
-    weights_est = np.zeros(n)
-    if method == "bnb" and not message:
-        for k in range(n):
-            trial = empty.copy()
-            trial[k] = True
-            for a, b in candidates.prerequisites():
-                if trial[a]:
-                    trial[b] = True
-            if candidates.is_feasible(trial, budget):
-                e = ev.evaluate(trial)
-                weights_est[k] = before.value - e.value if e.feasible else -abs(before.value)
-            if time_limit is not None and prog.elapsed() > time_limit:
-                break
-
-    lower: float | None = None
-    status = Status.FEASIBLE
-    if message:
-        best_plan, best_val, lower, status = empty, before.value, before.value, Status.OPTIMAL
-        if not before.feasible:
-            best_val = math.inf
-    elif method == "bnb":
-        start = None
-        if baseline:  # the greedy plan seeds the incumbent: bnb is never worse than it
-            greedy_plan, greedy_val = _greedy(ev, candidates, budget, master, time_limit, prog)
-            start = greedy_plan
-        best_plan, best_val, lower, exhausted = _branch_and_bound(
-            ev, master, candidates, budget, weights_est, tol, time_limit, prog, start
-        )
-        status = Status.OPTIMAL if exhausted else Status.FEASIBLE
-    elif method == "enumerate":
-        ok = before.feasible and (constraints is None or master.feasible(empty))
-        best_plan, best_val = empty, before.value if ok else math.inf
-        done = True
-        for plan in _feasible_plans(candidates, budget):
-            if constraints is not None and not master.feasible(plan):
-                continue
-            e = ev.evaluate(plan)
-            if e.feasible and e.value < best_val:
-                best_plan, best_val = plan, e.value
-            if time_limit is not None and prog.elapsed() > time_limit:
-                done = False
-                break
-        status = Status.OPTIMAL if done else Status.FEASIBLE
-        lower = best_val if done else None
+        value = before.value if before.feasible else math.inf
+        outcome = _Outcome(empty, value, value, Status.OPTIMAL)
     else:
-        best_plan, best_val = _greedy(ev, candidates, budget, master, time_limit, prog)
-    if not np.isfinite(best_val):
-        raise UsageError(
-            "no plan meets min_resilience within the budget; lower it or raise the budget"
-        )
+        outcome = search(s, before, baseline)
+    if not np.isfinite(outcome.value):
+        why = _infeasible_message(s)
+        log.warning(why)
+        message = f"{message}; {why}" if message else why
+        outcome = _Outcome(empty, math.inf, None, Status.INFEASIBLE, outcome.greedy)
+    return _finish(s, method, outcome, message, rgap, appraisal, baseline, t0)
+
+
+def _infeasible_message(s: _Search) -> str:
+    """Why no plan is admissible: the best resilience any affordable plan could reach."""
+    pb = s.problem
+    net, closed = pb.candidates.optimistic(pb.empty(), pb.affordable(pb.empty(), pb.empty()))
+    reach = resilience(net, pb.roles, closed) if pb.roles is not None else math.nan
+    return (
+        f"no plan within the budget meets min_resilience {pb.min_resilience:.6g}: even with "
+        f"every affordable upgrade built the resilience is at most {reach:.6g} (short by "
+        f"{pb.min_resilience - reach:.3g}); lower min_resilience or raise the budget"
+    )
+
+
+def _finish(
+    s: _Search,
+    method: str,
+    outcome: _Outcome,
+    message: str,
+    rgap: float,
+    appraisal: Appraisal | None,
+    baseline: bool,
+    t0: float,
+) -> Plan:
+    """Re-solve both ends cold, appraise the plan and assemble the :class:`Plan`."""
+    pb, ev = s.problem, s.ev
+    cs = pb.candidates
     base_row = None
-    if baseline and method != "greedy" and not message:
-        if method == "bnb":
-            gp, gv = greedy_plan, greedy_val
-        else:
-            gp, gv = _greedy(ev, candidates, budget, master, None, prog)
+    if baseline and outcome.greedy is not None and outcome.status != Status.INFEASIBLE:
+        gp, gv = outcome.greedy
         base_row = {
             "method": "greedy benefit per cost",
             "objective": float(gv),
-            "feasible": bool(master.feasible(gp)),
-            "cost": float(costs[gp].sum()),
-            "selected": [candidates.candidates[k].id for k in np.flatnonzero(gp)],
+            "feasible": bool(s.master.feasible(gp)),
+            "cost": pb.cost(gp),
+            "selected": [cs.candidates[k].id for k in np.flatnonzero(gp)],
         }
     # report both ends from cold solves at a tighter gap: search values carry the
     # equilibrium tolerance (and depend on the warm start they came from)
     polish = max(min(rgap * 1e-2, 1e-9), 1e-12)
-    before = _polished(ev, empty, polish)
-    after = _polished(ev, best_plan, polish)
-    best_val = after.value
-    if lower is not None:
+    best_plan = outcome.plan
+    before = ev.polished(pb.empty(), polish)
+    after = ev.polished(best_plan, polish)
+    # an infeasible problem has no objective value: the empty plan is not admissible
+    best_val = math.nan if outcome.status == Status.INFEASIBLE else after.value
+    lower = outcome.lower
+    if lower is not None and np.isfinite(best_val):
         lower = min(lower, best_val)
-    app = appraisal or Appraisal()
-    details, appraisal_row = _appraise(ev, candidates, best_plan, before, after, app)
-    net_after, closed = candidates.apply(best_plan)
+    details, appraisal_row = appraise(
+        pb,
+        best_plan,
+        before.metrics,
+        after.metrics,
+        after.value,
+        appraisal or Appraisal(),
+        ev.figures,
+    )
+    net_after, closed = cs.apply(best_plan)
     gap = None
-    if lower is not None and np.isfinite(lower) and best_val:
+    if lower is not None and np.isfinite(lower) and np.isfinite(best_val) and best_val:
         gap = max(0.0, (best_val - lower) / abs(best_val))
     plan = Plan(
-        selected=tuple(candidates.candidates[k].id for k in np.flatnonzero(best_plan)),
+        selected=tuple(cs.candidates[k].id for k in np.flatnonzero(best_plan)),
         selected_details=details,
-        cost=float(costs[best_plan].sum()),
-        budget=float(budget),
-        objective_name=objective,
+        cost=pb.cost(best_plan),
+        budget=pb.budget,
+        objective_name=pb.objective,
         objective=float(best_val),
         objective_before=float(before.value),
         lower_bound=None if lower is None or not np.isfinite(lower) else float(lower),
         gap=gap,
-        status=status,
-        evaluations=ev.n_ue + ev.n_so,
+        status=outcome.status,
+        evaluations=ev.solves,
         seconds=time.perf_counter() - t0,
         metrics_before=before.metrics,
         metrics_after=after.metrics,
@@ -746,117 +744,28 @@ def optimize(
         closed=closed,
         result=after.result,
         result_before=before.result,
-        history=prog.history,
+        history=s.prog.history,
         settings={
             "method": method,
-            "objective": objective,
-            "weights": w,
+            **pb.summary(),
             "report_rgap": polish,
-            "min_resilience": min_resilience,
             "rgap": rgap,
-            "tolerance": tol,
-            "time_limit": time_limit,
-            "assignment_method": assignment_method,
-            "budget": float(budget),
-            "budget_share": budget_share,
-            "candidates": len(candidates),
-            "cost_unit": candidates.cost_unit,
+            "tolerance": s.tol,
+            "time_limit": s.time_limit,
+            "assignment_method": ev.method,
             "ue_solves": ev.n_ue,
             "so_solves": ev.n_so,
-            "master_solves": master.solves,
+            "master_solves": s.master.solves,
         },
     )
     log.info(
         "plan: %s, objective %.8g (before %.8g), cost %.6g of %.6g, %d equilibria, %.1f s",
-        status,
+        plan.status,
         plan.objective,
         plan.objective_before,
         plan.cost,
-        budget,
+        pb.budget,
         plan.evaluations,
         plan.seconds,
     )
     return plan
-
-
-def _polished(ev: _Evaluator, plan: np.ndarray, rgap: float) -> _Eval:
-    """Evaluate a plan from a cold start at ``rgap`` (not cached, not warm-started)."""
-    net, closed = ev.cs.apply(plan)
-    r = assign(
-        net,
-        ev.demand,
-        method=ev.method,
-        rgap=rgap,
-        closed_links=closed,
-        toll_factor=ev.toll_factor,
-        distance_factor=ev.distance_factor,
-        progress=False,
-    )
-    ev.n_ue += 1
-    m = ev.metrics(plan, r)
-    ok = ev.min_resilience is None or m.get("resilience", 1.0) >= ev.min_resilience
-    return _Eval(ev.value_of(m), m, r, ok)
-
-
-def cost_unit_scale(unit: str) -> float:
-    """Base currency units in one cost unit: 1e3 for "thousand CNY", 1e6 for "million"."""
-    words = unit.strip().lower().split()
-    scale = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9}
-    return scale.get(words[0], 1.0) if words else 1.0
-
-
-def _appraise(
-    ev: _Evaluator, cs: CandidateSet, plan: np.ndarray, before: _Eval, after: _Eval, app: Appraisal
-) -> tuple[list[dict], dict]:
-    """Benefit in money of the plan and (leave-one-out) of each chosen upgrade.
-
-    The value of time is in base currency units per vehicle-hour; benefits are reported in
-    the candidates' cost unit (``"thousand CNY"`` divides by 1,000), so benefit/cost
-    ratios compare like with like.
-    """
-    unit = cs.network.units.time.strip().lower()
-    to_hours = _TIME_TO_HOURS.get(unit)
-    per_cost_unit = cost_unit_scale(cs.cost_unit)
-    factor = (
-        None
-        if to_hours is None
-        else to_hours * app.value_of_time * app.periods_per_year / per_cost_unit
-    )
-
-    def money(saved: float) -> float | None:
-        return None if factor is None else saved * factor
-
-    saved = before.metrics["tstt"] - after.metrics["tstt"]
-    cost = float(cs.costs[plan].sum())
-    annual = money(saved)
-    pv = None if annual is None else annual * app.annuity
-    row = {
-        "tstt_saved": saved,
-        "annual_benefit": annual,
-        "present_value": pv,
-        "benefit_cost_ratio": None if pv is None or cost <= 0 else pv / cost,
-        "value_of_time": app.value_of_time,
-        "periods_per_year": app.periods_per_year,
-        "years": app.years,
-        "discount_rate": app.discount_rate,
-        "time_unit": cs.network.units.time,
-        "money_unit": cs.cost_unit,
-    }
-    details = []
-    for k in np.flatnonzero(plan):
-        c = cs.candidates[k]
-        d = c.summary(cs.network)
-        without = plan.copy()
-        without[k] = False
-        for a, b in cs.prerequisites():  # drop what needed this one
-            if b == k:
-                without[a] = False
-        e = ev.evaluate(without)
-        own = e.metrics["tstt"] - after.metrics["tstt"]
-        d["tstt_saved"] = own
-        d["objective_gain"] = e.value - after.value
-        m = money(own)
-        d["annual_benefit"] = m
-        d["benefit_cost_ratio"] = None if m is None or c.cost <= 0 else m * app.annuity / c.cost
-        details.append(d)
-    return details, row

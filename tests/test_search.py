@@ -327,5 +327,10 @@ def test_min_resilience_is_a_constraint():
     safe = optimize(net, dem, cs, budget=10.0, min_resilience=1.0)
     assert safe.selected == ("bypass",) and safe.metrics_after["resilience"] == 1.0
     assert plain.metrics_after["resilience"] == 0.0
-    with pytest.raises(UsageError, match="no plan meets min_resilience"):
-        optimize(net, dem, cs, budget=1.0, min_resilience=1.0)
+    # well-formed but without a solution: a status and a message that says by how much
+    tight = optimize(net, dem, cs, budget=1.0, min_resilience=0.75)
+    assert tight.status == Status.INFEASIBLE and tight.selected == () and tight.cost == 0
+    assert "no plan within the budget meets min_resilience 0.75" in tight.message
+    assert "at most 0 (short by 0.75)" in tight.message
+    assert tight.lower_bound is None and tight.gap is None
+    assert tight.summary()["objective"] is None and tight.summary()["status"] == "infeasible"

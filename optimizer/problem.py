@@ -1,0 +1,261 @@
+"""The network-design problem: candidates, budget, rules and objective, checked once.
+
+A :class:`DesignProblem` is built and validated once (:meth:`DesignProblem.build`) and
+handed to the searches of :mod:`optimizer.search`. It owns
+
+* the budget test (:meth:`~DesignProblem.fits`, through
+  :func:`optimizer.candidates.fits_budget`);
+* the rules every plan obeys: the budget, exclusive groups and prerequisites
+  (:meth:`~DesignProblem.feasible`), and the candidates still open at a node of a search
+  (:meth:`~DesignProblem.affordable`); user rules on top of these live in the CP-SAT master
+  (:mod:`optimizer.design`);
+* the objective as a function of a plan's equilibrium figures (:meth:`~DesignProblem.value`):
+
+  - ``tstt``: total system travel time ``sum_a x_a c_a(x_a)`` at user equilibrium (the
+    network's time unit times its flow unit, e.g. vehicle-minutes per peak hour);
+  - ``connectivity``: ``w_int * internal + w_ext * external + w_res * (1 - resilience)``
+    (minutes; :mod:`optimizer.connectivity`);
+
+* the side constraint ``resilience >= min_resilience`` (:meth:`~DesignProblem.admissible`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from networks.demand import Demand
+
+from .candidates import CandidateSet, fits_budget
+from .connectivity import ZoneRoles, zone_roles
+from .errors import InfeasibleBudgetError, UsageError
+
+__all__ = ["DEFAULT_WEIGHTS", "OBJECTIVES", "DesignProblem"]
+
+OBJECTIVES = ("tstt", "connectivity")
+#: Weights of the connectivity objective: internal and external connectivity count alike
+#: (minutes), resilience not at all unless asked for.
+DEFAULT_WEIGHTS: Mapping[str, float] = {"internal": 0.5, "external": 0.5, "resilience": 0.0}
+
+
+@dataclass(frozen=True, eq=False)
+class DesignProblem:
+    """A checked network-design problem (build it with :meth:`build`).
+
+    Attributes
+    ----------
+    candidates : CandidateSet
+        The upgrade options over their extended network.
+    demand : Demand
+        Trips between zones (internal zones and gateways for ``connectivity``).
+    budget : float
+        Maximum total cost of a plan, in the candidates' cost unit.
+    objective : str
+        ``tstt`` or ``connectivity`` (see the module docstring).
+    weights : mapping str -> float
+        ``internal``, ``external`` and ``resilience`` weights (all of them).
+    min_resilience : float or None
+        Plans whose resilience falls below this share are not admissible.
+    roles : ZoneRoles or None
+        Internal zones and gateways as node indices, where the objective or a rule needs
+        them (or the demand has gateways).
+    budget_share : float or None
+        The share of the candidates' total cost the budget was given as, if it was.
+    toll_factor, distance_factor : float
+        Generalized-cost weights of every equilibrium, as for :func:`optimizer.assign`.
+    constraints : callable or None
+        User hook ``hook(model, y)`` adding rules to the CP-SAT master.
+    """
+
+    candidates: CandidateSet
+    demand: Demand
+    budget: float
+    objective: str
+    weights: Mapping[str, float]
+    min_resilience: float | None
+    roles: ZoneRoles | None
+    budget_share: float | None = None
+    toll_factor: float = 0.0
+    distance_factor: float = 0.0
+    constraints: Callable[..., Any] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        candidates: CandidateSet,
+        demand: Demand,
+        *,
+        objective: str,
+        network: Any = None,
+        budget: float | None = None,
+        budget_share: float | None = None,
+        weights: Mapping[str, float] | None = None,
+        min_resilience: float | None = None,
+        activity: np.ndarray | None = None,
+        toll_factor: float = 0.0,
+        distance_factor: float = 0.0,
+        constraints: Callable[..., Any] | None = None,
+    ) -> DesignProblem:
+        """Check the inputs of a design problem and build it.
+
+        Parameters
+        ----------
+        network
+            The existing network, when given only checked to be the candidates' base.
+        budget, budget_share
+            The budget in the candidates' cost unit, or as a share of the total cost of
+            all candidates: exactly one of them.
+        activity
+            Weight per internal zone for external connectivity and resilience.
+
+        Raises
+        ------
+        UsageError, InfeasibleBudgetError
+            For an unknown objective or weight, a budget given twice or not at all, a
+            negative budget, a resilience outside 0..1, or an objective whose zones are
+            missing (gateways for external connectivity, internal trips for internal).
+        """
+        if objective not in OBJECTIVES:
+            raise UsageError(
+                f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}"
+            )
+        if (budget is None) == (budget_share is None):
+            raise UsageError(
+                "give a budget (cost units) or a budget share of the candidates' "
+                "total cost, not both and not neither"
+            )
+        if budget_share is not None:
+            if not np.isfinite(budget_share) or budget_share < 0:
+                raise InfeasibleBudgetError(f"budget share {budget_share} must be >= 0")
+            budget = budget_share * candidates.total_cost
+        assert budget is not None
+        if not np.isfinite(budget) or budget < 0:
+            raise InfeasibleBudgetError(f"budget {budget} must be a number >= 0")
+        if network is not None and network.num_links != candidates.num_base_links:
+            raise UsageError("the candidate set was built on another network (link counts differ)")
+        w = dict(DEFAULT_WEIGHTS)
+        if weights:
+            unknown = set(weights) - set(DEFAULT_WEIGHTS)
+            if unknown:
+                raise UsageError(
+                    f"unknown weight(s) {sorted(unknown)}; use internal, external, resilience"
+                )
+            w.update({k: float(v) for k, v in weights.items()})
+            if any(v < 0 or not np.isfinite(v) for v in w.values()):
+                raise UsageError("weights must be numbers >= 0")
+        if min_resilience is not None and not 0 <= min_resilience <= 1:
+            raise UsageError(f"min_resilience {min_resilience} must be between 0 and 1")
+        roles = None
+        has_gateways = bool((~np.asarray(demand.internal, dtype=bool)).any())
+        if objective == "connectivity" or min_resilience is not None or has_gateways:
+            roles = zone_roles(candidates.network, demand, activity)
+            if roles.gateway_nodes.size == 0 and (
+                (objective == "connectivity" and (w["external"] > 0 or w["resilience"] > 0))
+                or min_resilience is not None
+            ):
+                raise UsageError(
+                    "external connectivity and resilience need gateways (external "
+                    "zones), and this demand has none; set the external and "
+                    "resilience weights to 0 or add gateways"
+                )
+            if (
+                objective == "connectivity"
+                and w["internal"] > 0
+                and roles.internal_demand.sum() <= 0
+            ):
+                raise UsageError(
+                    "internal connectivity needs trips between internal zones; set "
+                    "the internal weight to 0"
+                )
+        return cls(
+            candidates=candidates,
+            demand=demand,
+            budget=float(budget),
+            objective=objective,
+            weights=w,
+            min_resilience=min_resilience,
+            roles=roles,
+            budget_share=budget_share,
+            toll_factor=float(toll_factor),
+            distance_factor=float(distance_factor),
+            constraints=constraints,
+        )
+
+    # ------------------------------------------------------------------ plans
+    @property
+    def size(self) -> int:
+        """Number of candidates (the length of a plan vector)."""
+        return len(self.candidates)
+
+    def empty(self) -> np.ndarray:
+        """The plan that builds nothing."""
+        return np.zeros(self.size, dtype=bool)
+
+    def cost(self, plan: np.ndarray) -> float:
+        """Total cost of a plan (the candidates' cost unit)."""
+        return float(self.candidates.costs[np.asarray(plan, dtype=bool)].sum())
+
+    def fits(self, cost: float) -> bool:
+        """Whether a total cost fits the budget (up to rounding of float sums)."""
+        return fits_budget(cost, self.budget)
+
+    def feasible(self, plan: np.ndarray) -> bool:
+        """Budget, exclusive groups and prerequisites respected (user rules aside)."""
+        return self.candidates.is_feasible(plan, self.budget)
+
+    def with_requirements(self, plan: np.ndarray) -> np.ndarray:
+        """The plan with every candidate its chosen candidates require added."""
+        out = np.asarray(plan, dtype=bool).copy()
+        for a, b in self.candidates.prerequisites():
+            if out[a]:
+                out[b] = True
+        return out
+
+    def affordable(self, fixed_in: np.ndarray, fixed_out: np.ndarray) -> np.ndarray:
+        """Undecided candidates that could still join: fit the budget left, no group clash."""
+        cs = self.candidates
+        left = self.budget - self.cost(fixed_in)
+        free = ~(fixed_in | fixed_out) & fits_budget(cs.costs, left)
+        for members in cs.groups().values():
+            if fixed_in[members].any():
+                free[members] = False
+        for k, r in cs.prerequisites():
+            if fixed_out[r]:
+                free[k] = False
+        return free
+
+    # ------------------------------------------------------------------ objective
+    def value(self, metrics: Mapping[str, float]) -> float:
+        """The objective of a plan from its equilibrium figures (lower is better)."""
+        if self.objective == "tstt":
+            return metrics["tstt"]
+        w = self.weights
+        v = 0.0
+        if w.get("internal", 0):
+            v += w["internal"] * metrics["internal"]
+        if w.get("external", 0):
+            v += w["external"] * metrics["external"]
+        if w.get("resilience", 0):
+            v += w["resilience"] * (1.0 - metrics["resilience"])
+        return v
+
+    def admissible(self, metrics: Mapping[str, float]) -> bool:
+        """Whether a plan's figures meet ``min_resilience`` (always, without one)."""
+        return self.min_resilience is None or metrics.get("resilience", 1.0) >= self.min_resilience
+
+    def summary(self) -> dict[str, Any]:
+        """The problem's terms as JSON-ready values (the plan's ``settings``)."""
+        return {
+            "objective": self.objective,
+            "weights": dict(self.weights),
+            "min_resilience": self.min_resilience,
+            "budget": self.budget,
+            "budget_share": self.budget_share,
+            "candidates": self.size,
+            "cost_unit": self.candidates.cost_unit,
+            "toll_factor": self.toll_factor,
+            "distance_factor": self.distance_factor,
+        }
