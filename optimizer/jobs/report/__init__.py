@@ -89,7 +89,7 @@ def write_report(
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun`.
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
     out_dir
         The output folder (made if missing).
     settings

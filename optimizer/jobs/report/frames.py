@@ -70,7 +70,7 @@ def _result_array(result: Any, name: str, m: int) -> np.ndarray:
 
 
 def link_states(run: Any) -> LinkStates:
-    """The states of every link of a :class:`optimizer.pipeline.PlanRun` before and after."""
+    """The states of every link of a :class:`optimizer.jobs.pipeline.PlanRun` before and after."""
     cs, plan = run.candidates, run.plan
     ext = cs.network
     m = ext.num_links
@@ -162,7 +162,7 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun`.
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
     geometry
         Return a GeoDataFrame in the network's CRS (requires link geometry and a CRS);
         otherwise a DataFrame.
@@ -249,7 +249,7 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun`.
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
     geometry
         Return a GeoDataFrame (MultiLineStrings in the network's CRS).
 

@@ -91,7 +91,7 @@ def write_geopackage(
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun`.
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
     path
         The GeoPackage to write; it appears only once every layer is in it.
     settings

@@ -217,7 +217,7 @@ def render_html(
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun`.
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
     settings
         The run's settings, shown and embedded with the version.
     images

@@ -109,7 +109,7 @@ def plot_plan_map(
     Parameters
     ----------
     run
-        A :class:`optimizer.pipeline.PlanRun` whose network has coordinates.
+        A :class:`optimizer.jobs.pipeline.PlanRun` whose network has coordinates.
     figsize
         Inches; default: 9 high, as wide as the area's shape asks.
     label_upgrades
