@@ -1,0 +1,368 @@
+"""``report.html``: one self-contained page about a plan run.
+
+The summary, the chosen upgrades, the before/after metrics, the greedy baseline, the
+settings and the pictures (as data URIs), with inline CSS and no external resources: a
+Content-Security-Policy forbids loading anything, so the page opens offline. Every text
+is escaped; the whole plan document is embedded as a JSON block.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from ..documents import jsonable, plan_document, version
+from ..format import fmt
+from .text import finite, gap_text, pct_change
+
+__all__ = ["render_html"]
+
+# Human names of the plan metrics, and whether higher values are better.
+_METRICS = {
+    "tstt": ("total system travel time (TSTT)", False),
+    "internal": ("internal connectivity (mean zone-to-zone time)", False),
+    "external": ("external connectivity (mean time to the nearest gateway)", False),
+    "resilience": ("resilience (share of activity with two disjoint routes out)", True),
+    "unreachable": ("unreachable share", False),
+    "objective_beckmann": ("Beckmann objective", False),
+    "relative_gap": ("equilibrium relative gap", False),
+}
+
+
+def _e(v: Any) -> str:
+    return escape(str(v), quote=True)
+
+
+def _table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    cls: str = "",
+    numeric: Sequence[int] = (),
+) -> str:
+    """An HTML table; every cell is escaped (cells are plain text).
+
+    ``numeric``: positions of right-aligned columns.
+    """
+    c = f' class="{_e(cls)}"' if cls else ""
+    num = set(numeric)
+
+    def cell(tag: str, i: int, v: Any) -> str:
+        a = ' class="n"' if i in num else ""
+        return f"<{tag}{a}>{_e(v)}</{tag}>"
+
+    out = [f"<table{c}><thead><tr>"]
+    out += [cell("th", i, h) for i, h in enumerate(head)]
+    out.append("</tr></thead><tbody>")
+    for r in rows:
+        out.append("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _settings_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, (dict, list, tuple)):
+            text = json.dumps(jsonable(v), ensure_ascii=False)
+        elif isinstance(v, float):
+            text = repr(v)
+        else:
+            text = "–" if v is None else str(v)
+        rows.append((str(k), text))
+    return rows
+
+
+_CSS = """
+:root{--ink:#1d2330;--muted:#5b6372;--line:#d9dde4;--accent:#1f4fd6;--good:#1b7f3b;--bad:#b3261e}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;
+color:var(--ink);margin:0;background:#f6f7f9;line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 48px;background:#fff}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.2em;margin:32px 0 10px;
+border-bottom:2px solid var(--line);padding-bottom:4px}
+.sub{color:var(--muted);margin:0 0 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:10px}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+.card .k{color:var(--muted);font-size:.82em}.card .v{font-size:1.15em;font-weight:600}
+.card .d{font-size:.85em}.good{color:var(--good)}.bad{color:var(--bad)}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:6px 0}
+th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600}td.n,th.n{text-align:right}
+table.kv td:first-child{white-space:nowrap;color:var(--muted);width:1%}
+td.n{font-variant-numeric:tabular-nums;white-space:nowrap}
+figure{margin:10px 0}figure img{max-width:100%;height:auto;border:1px solid var(--line)}
+figcaption{color:var(--muted);font-size:.85em}
+.msg{background:#fff6e0;border:1px solid #f0d48a;border-radius:6px;padding:8px 12px}
+footer{color:var(--muted);font-size:.8em;margin-top:36px}
+code{font-size:.92em}
+@media print{body{background:#fff}main{padding:0}}
+"""
+
+
+def _figure_html(id_: str, png: bytes, alt: str, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure><img id="{_e(id_)}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _upgrades_html(plan: Any, unit: str) -> str:
+    if not plan.selected_details:
+        msg = "No upgrade was chosen" + (f": {plan.message}" if plan.message else ".")
+        return f"<p>{_e(msg)}</p>"
+    rows = [
+        (
+            i + 1,
+            d["id"],
+            d.get("kind", ""),
+            d.get("label", ""),
+            fmt(d.get("cost")),
+            fmt(d.get("tstt_saved")),
+            fmt(d.get("objective_gain"), 4),
+            fmt(d.get("annual_benefit")),
+            fmt(d.get("benefit_cost_ratio"), 3),
+        )
+        for i, d in enumerate(plan.selected_details)
+    ]
+    head = (
+        "#",
+        "id",
+        "kind",
+        "description",
+        f"cost ({unit})",
+        "TSTT saved",
+        "objective gain",
+        "annual benefit",
+        "benefit/cost",
+    )
+    return _table(head, rows, cls="upgrades", numeric=(0, 4, 5, 6, 7, 8)) + (
+        '<p class="sub">TSTT saved, objective gain and benefit of an upgrade: what the plan '
+        "loses without it (leave-one-out).</p>"
+    )
+
+
+def _metrics_html(b: Mapping[str, Any], a: Mapping[str, Any]) -> str:
+    keys = [k for k in _METRICS if k in a or k in b]
+    keys += [k for k in (*a, *b) if k not in _METRICS and k not in keys]
+    rows = [
+        (
+            _METRICS.get(k, (k, False))[0],
+            fmt(b.get(k)),
+            fmt(a.get(k)),
+            pct_change(b.get(k), a.get(k)),
+        )
+        for k in keys
+    ]
+    return _table(("metric", "before", "after", "change"), rows, numeric=(1, 2, 3))
+
+
+def _baseline_html(plan: Any, unit: str) -> str:
+    base = plan.baseline
+    if not base:
+        return "<p>No baseline was computed for this run.</p>"
+    rows = [
+        ("method", "optimized", base.get("method", "greedy")),
+        (plan.objective_name, fmt(plan.objective), fmt(base.get("objective"))),
+        (f"cost ({unit})", fmt(plan.cost), fmt(base.get("cost"))),
+        (
+            "upgrades",
+            ", ".join(plan.selected) or "none",
+            ", ".join(base.get("selected", [])) or "none",
+        ),
+        ("feasible", "yes", fmt(bool(base.get("feasible", True)))),
+    ]
+    out = _table(("", "this plan", "baseline"), rows, cls="kv")
+    g = base.get("objective")
+    if finite(g) and float(g) != 0:
+        rel = (float(g) - plan.objective) / abs(float(g))
+        if abs(rel) < 1e-9:
+            text = "The optimized plan's objective equals the greedy baseline's."
+        else:
+            word = "lower (better)" if rel > 0 else "higher (worse)"
+            text = (
+                f"The optimized plan's objective is {100 * abs(rel):.2g} % {word} than the "
+                "greedy baseline's."
+            )
+        out += f"<p>{_e(text)}</p>"
+    return out
+
+
+def _settings_html(run: Any, settings: Mapping[str, Any] | None) -> str:
+    out = [f"<p>roadopt <code>{_e(version())}</code></p>"]
+    for name, d in (
+        ("Run", settings or {}),
+        ("Search", run.plan.settings),
+        ("Study", run.study.meta),
+    ):
+        if d:
+            out.append(f"<h3>{_e(name)}</h3>")
+            out.append(_table(("setting", "value"), _settings_rows(d), cls="kv"))
+    return "".join(out)
+
+
+def render_html(
+    run: Any,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    images: Mapping[str, bytes] | None = None,
+    files: Sequence[str] = (),
+) -> str:
+    """The report page: one self-contained HTML document.
+
+    Parameters
+    ----------
+    run
+        A :class:`optimizer.jobs.pipeline.PlanRun`.
+    settings
+        The run's settings, shown and embedded with the version.
+    images
+        PNG bytes by name (``"map"``, ``"convergence"``), embedded as data URIs.
+    files
+        Names of the run's other files, listed in the footer.
+
+    Returns
+    -------
+    str
+        HTML with inline CSS and images only: it loads nothing (a Content-Security-Policy
+        forbids it) and opens offline. All text is escaped.
+    """
+    plan, cs, study = run.plan, run.candidates, run.study
+    net = study.network
+    images = dict(images or {})
+    unit = cs.cost_unit
+    tunit = net.units.time
+    b, a = plan.metrics_before, plan.metrics_after
+    doc = plan_document(run, settings=settings)
+    title = f"roadopt plan: {net.name}"
+
+    def card(key: str, value: str, delta: str = "", good: bool | None = None) -> str:
+        cls = "" if good is None else (" good" if good else " bad")
+        d = f'<div class="d{cls}">{_e(delta)}</div>' if delta else ""
+        return (
+            f'<div class="card"><div class="k">{_e(key)}</div>'
+            f'<div class="v">{_e(value)}</div>{d}</div>'
+        )
+
+    def better(k: str, before: Any, after: Any) -> bool | None:
+        if not (finite(before) and finite(after)) or float(before) == float(after):
+            return None
+        higher = _METRICS.get(k, ("", False))[1]
+        return (float(after) > float(before)) == higher
+
+    cards = [
+        card(
+            f"objective ({plan.objective_name}, lower is better)",
+            f"{fmt(plan.objective_before)} → {fmt(plan.objective)}",
+            pct_change(plan.objective_before, plan.objective),
+            better("objective", plan.objective_before, plan.objective),
+        )
+    ]
+    for k, label in (
+        ("internal", f"internal connectivity ({tunit})"),
+        ("external", f"external connectivity ({tunit})"),
+        ("resilience", "resilience (share)"),
+        ("tstt", f"TSTT ({net.units.flow} × {tunit})"),
+    ):
+        if k in a or k in b:
+            cards.append(
+                card(
+                    label,
+                    f"{fmt(b.get(k))} → {fmt(a.get(k))}",
+                    pct_change(b.get(k), a.get(k)),
+                    better(k, b.get(k), a.get(k)),
+                )
+            )
+    share = f"{100 * plan.cost / plan.budget:.0f} % of the budget" if plan.budget else ""
+    cards.append(card(f"cost ({unit})", f"{fmt(plan.cost)} of {fmt(plan.budget)}", share))
+    gap = gap_text(plan.gap)
+    cards.append(
+        card(
+            "status and proven gap",
+            f"{plan.status}, gap {gap}",
+            f"lower bound {fmt(plan.lower_bound)}" if plan.lower_bound is not None else "",
+        )
+    )
+    app = plan.appraisal or {}
+    if app.get("benefit_cost_ratio") is not None:
+        cards.append(
+            card(
+                "benefit / cost ratio",
+                fmt(app.get("benefit_cost_ratio"), 3),
+                f"annual benefit {fmt(app.get('annual_benefit'))}, present value "
+                f"{fmt(app.get('present_value'))}",
+            )
+        )
+    cards.append(
+        card(
+            "search",
+            f"{plan.evaluations} equilibria, {plan.seconds:.1f} s",
+            f"{len(cs)} candidates, total cost {fmt(cs.total_cost)} {unit}",
+        )
+    )
+
+    head = [f"<h1>{_e(title)}</h1>"]
+    head.append(
+        f'<p class="sub">{_e(study.source or net.name)} · {net.num_nodes:,} nodes, '
+        f"{cs.num_base_links:,} links · units: time {_e(tunit)}, flow "
+        f"{_e(net.units.flow)}, length {_e(net.units.length)}, money {_e(unit)}</p>"
+    )
+    if plan.message:
+        head.append(f'<p class="msg">{_e(plan.message)}</p>')
+    sections = {
+        "summary": ("Summary", f'<div class="cards">{"".join(cards)}</div>'),
+        "upgrades": ("Chosen upgrades", _upgrades_html(plan, unit)),
+    }
+    if "map" in images:
+        sections["map"] = (
+            "Map",
+            _figure_html(
+                "img-map",
+                images["map"],
+                "map of volume/capacity after the plan and the chosen upgrades",
+                "Roads coloured by volume/capacity after the plan, width by flow; chosen "
+                "upgrades in blue with their ids; zones (Z) and gateways (G).",
+            ),
+        )
+    sections["metrics"] = ("Before and after", _metrics_html(b, a))
+    sections["baseline"] = ("Greedy baseline", _baseline_html(plan, unit))
+    if "convergence" in images:
+        sections["convergence"] = (
+            "Convergence",
+            _figure_html(
+                "img-convergence",
+                images["convergence"],
+                "convergence of the search and of the final equilibrium",
+                "The search's best plan (incumbent) and proven lower bound over time; the "
+                "relative gap of the final equilibrium per iteration, where it took more "
+                "than one.",
+            ),
+        )
+    sections["settings"] = ("Settings", _settings_html(run, settings))
+    body = "".join(
+        f'<section id="{_e(key)}"><h2>{_e(name)}</h2>{content}</section>'
+        for key, (name, content) in sections.items()
+    )
+    names = ["plan.json", "plan.csv", *(files or ())]
+    footer = (
+        f"<footer>Written by roadopt {_e(version())}. Files of this run: "
+        f"{_e(', '.join(dict.fromkeys(names)))}.</footer>"
+    )
+    # the whole plan document, machine-readable; "<" escaped so no tag can end the block
+    data = json.dumps(doc, indent=1, ensure_ascii=False).replace("<", "\\u003c")
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="roadopt {_e(version())}">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body><main>{''.join(head)}{body}{footer}</main>\n"
+        f'<script type="application/json" id="roadopt-plan">{data}</script>\n'
+        "</body></html>\n"
+    )
