@@ -143,7 +143,7 @@ def _job_solve(job: dict[str, Any]) -> dict[str, Any]:
         K.set_threads(int(job["threads"]))
     K.warmup()
     tiny, tiny_dem = braess()
-    assign(tiny, tiny_dem, method=job["method"], rgap=1e-6, max_iter=20, progress=False)
+    assign(tiny, tiny_dem, method=job["method"], rgap=1e-6, max_iter=20)
     with open(job["store"], "rb") as fh:
         net, dem = pickle.load(fh)
     loaded_peak = _peak_mb()
@@ -156,7 +156,6 @@ def _job_solve(job: dict[str, Any]) -> dict[str, Any]:
             method=job["method"],
             rgap=job["rgap"],
             time_limit=job["time_limit"],
-            progress=False,
         )
         wall = time.perf_counter() - t0
     solve_hwm = _peak_mb()

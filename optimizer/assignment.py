@@ -32,14 +32,16 @@ from networks.demand import Demand
 from networks.network import Network, forward_star
 
 from . import _kernels as K
-from .errors import DisconnectedDemandError, InvalidDemandError, UsageError
+from .errors import DisconnectedDemandError, InvalidDemandError, OptionError, UsageError
 from .results import AssignmentResult, History, Status
 
-__all__ = ["METHODS", "assign", "choose_method", "link_costs"]
+__all__ = ["METHODS", "ON_DISCONNECTED", "assign", "check_options", "choose_method", "link_costs"]
 
 log = logging.getLogger(__name__)
 
 METHODS = ("msa", "fw", "cfw", "bfw", "bush")
+#: What :func:`assign` does with trips between zones that no path joins.
+ON_DISCONNECTED = ("raise", "drop")
 _ALIASES = {"algb": "bush", "algorithm-b": "bush", "b": "bush", "frank-wolfe": "fw"}
 
 
@@ -236,9 +238,6 @@ def _prepare(
     on_disconnected: str,
 ) -> _Problem:
     network.validate()
-    for name, v in (("toll_factor", toll_factor), ("distance_factor", distance_factor)):
-        if not np.isfinite(v):
-            raise UsageError(f"{name} must be a finite number, got {v}")
     n, m = network.num_nodes, network.num_links
     const = np.ascontiguousarray(network.generalized_constant(toll_factor, distance_factor))
     if np.any(const < 0):
@@ -360,16 +359,12 @@ class _Monitor:
         max_iter: int,
         time_limit: float | None,
         callback: Callable[[dict], Any] | None,
-        progress: bool | None = None,
     ) -> None:
-        from ._progress import progress_bar
-
         self.method, self.rgap, self.max_iter = method, rgap, max_iter
         self.time_limit, self.callback = time_limit, callback
         self.t0 = time.perf_counter()
         self.rows: list[tuple[int, float, float, float]] = []
         self.last_log = self.t0
-        self.bar = progress_bar(method, unit="iter", enabled=progress)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -382,13 +377,10 @@ class _Monitor:
             log.info(
                 "%s: iteration %d, relative gap %.3e, elapsed %.1f s", self.method, it, gap, now
             )
-        if not self.bar.disable:
-            self.bar.n = it
-            self.bar.set_postfix_str(f"gap {gap:.3e}", refresh=False)
-            self.bar.update(0)
         if self.callback is not None:
             stop = self.callback(
                 {
+                    "method": self.method,
                     "iteration": it,
                     "relative_gap": gap,
                     "objective": obj,
@@ -625,6 +617,45 @@ def _sub_od(prob: _Problem, rows: np.ndarray):
     )
 
 
+def check_options(
+    *,
+    method: str,
+    rgap: float,
+    max_iter: int | None,
+    time_limit: float | None,
+    toll_factor: float,
+    distance_factor: float,
+    on_disconnected: str,
+) -> str:
+    """Check the options of :func:`assign`; returns the method's canonical name.
+
+    The one check of these options: :func:`assign` calls it, and so do the job settings
+    (:mod:`optimizer.jobs.settings`) before anything is read or solved.
+
+    Raises
+    ------
+    OptionError
+        Naming the option (its keyword) and what is wrong with it.
+    """
+    name = _ALIASES.get(str(method).lower(), str(method).lower())
+    if name not in (*METHODS, "auto"):
+        raise OptionError(
+            "method", f"unknown method {method!r}; choose one of auto, {', '.join(METHODS)}"
+        )
+    if not (np.isfinite(rgap) and rgap >= 0):
+        raise OptionError("rgap", f"must be a number >= 0, got {rgap}")
+    if on_disconnected not in ON_DISCONNECTED:
+        raise OptionError("on_disconnected", f"must be one of {', '.join(ON_DISCONNECTED)}")
+    if max_iter is not None and max_iter < 0:
+        raise OptionError("max_iter", f"must be >= 0, got {max_iter}")
+    if time_limit is not None and not time_limit > 0:
+        raise OptionError("time_limit", f"must be > 0 seconds, got {time_limit}")
+    for option, v in (("toll_factor", toll_factor), ("distance_factor", distance_factor)):
+        if not np.isfinite(v):
+            raise OptionError(option, f"must be a finite number, got {v}")
+    return name
+
+
 def assign(
     network: Network,
     demand: Demand,
@@ -637,7 +668,6 @@ def assign(
     distance_factor: float = 0.0,
     warm_start: AssignmentResult | None = None,
     callback: Callable[[dict], Any] | None = None,
-    progress: bool | None = None,
     on_disconnected: str = "raise",
     closed_links: Any = None,
 ) -> AssignmentResult:
@@ -666,10 +696,10 @@ def assign(
         An earlier result on the same demand and links (links may be closed or reopened
         with ``closed_links``); starts from its flows (and bushes, for ``bush``).
     callback
-        Called after each iteration with a dict (``iteration``, ``relative_gap``,
-        ``objective``, ``seconds``, ``tstt``); returning ``True`` stops the solve.
-    progress
-        Show a progress bar (iteration and gap); by default only on a terminal.
+        Called after each iteration with a dict (``method``, ``iteration``,
+        ``relative_gap``, ``objective``, ``seconds``, ``tstt``); returning ``True`` stops
+        the solve. Progress otherwise goes to the log (a line every two seconds);
+        :func:`optimizer.jobs.progress.assignment_bar` draws these rows as a bar.
     on_disconnected
         ``"raise"`` (default): trips between zones no path joins are an error naming the
         first pairs. ``"drop"``: drop them with a warning stating the amount.
@@ -687,17 +717,15 @@ def assign(
     InvalidNetworkError, InvalidDemandError, DisconnectedDemandError, UsageError
         For bad input, before any iteration.
     """
-    name = _ALIASES.get(method.lower(), method.lower())
-    if name not in (*METHODS, "auto"):
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if not (np.isfinite(rgap) and rgap >= 0):
-        raise UsageError(f"rgap must be a number >= 0, got {rgap}")
-    if on_disconnected not in ("raise", "drop"):
-        raise UsageError("on_disconnected must be 'raise' or 'drop'")
-    if max_iter is not None and max_iter < 0:
-        raise UsageError(f"max_iter must be >= 0, got {max_iter}")
-    if time_limit is not None and not time_limit > 0:
-        raise UsageError(f"time_limit must be > 0 seconds, got {time_limit}")
+    name = check_options(
+        method=method,
+        rgap=rgap,
+        max_iter=max_iter,
+        time_limit=time_limit,
+        toll_factor=toll_factor,
+        distance_factor=distance_factor,
+        on_disconnected=on_disconnected,
+    )
     if demand.num_zones == 0:
         raise InvalidDemandError("the demand has no zones")
     link_open = _closed_mask(network, closed_links)
@@ -715,7 +743,7 @@ def assign(
             warm = st
         else:
             log.info("warm start ignored: the demand or the link set differs")
-    mon = _Monitor(name, rgap, max_iter, time_limit, callback, progress)
+    mon = _Monitor(name, rgap, max_iter, time_limit, callback)
     if prob.total <= 0:
         x = np.zeros(prob.m)
         cost = prob.costs(x)
@@ -729,7 +757,6 @@ def assign(
             x0 = warm.flow
         x, cost, it, status, tstt, sptt, bush_state = _solve_fw(prob, name, mon, x0)
     seconds = mon.elapsed()
-    mon.bar.close()
     hist = mon.history()
     gap = float(hist.relative_gap[-1])
     state = _WarmState(

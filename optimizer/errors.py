@@ -18,6 +18,7 @@ __all__ = [
     "InvalidCandidatesError",
     "InvalidDemandError",
     "InvalidNetworkError",
+    "OptionError",
     "RoadoptError",
     "UsageError",
 ]
@@ -41,9 +42,29 @@ class InvalidCandidatesError(RoadoptError, ValueError):
     """Candidate upgrades that cannot be used (unknown nodes, negative cost, ...)."""
 
 
-class InfeasibleBudgetError(RoadoptError, ValueError):
-    """A budget that is negative or not a number."""
-
-
 class UsageError(RoadoptError, ValueError):
     """A combination of options that does not make sense (the CLI exits with status 2)."""
+
+
+class OptionError(UsageError):
+    """One option (a keyword argument, a setting) has a value that cannot be used.
+
+    The application wing names the option as its user wrote it: ``--gap`` on the command
+    line, ``assignment.gap`` with the line in a scenario file, ``rgap`` in Python.
+
+    Attributes
+    ----------
+    option : str
+        The keyword (setting field) name.
+    detail : str
+        What is wrong, without the option's name.
+    """
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}")
+        self.option = option
+        self.detail = detail
+
+
+class InfeasibleBudgetError(OptionError):
+    """A budget (or budget share) that is negative or not a number."""

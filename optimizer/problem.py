@@ -31,14 +31,78 @@ from networks.demand import Demand
 
 from .candidates import CandidateSet, fits_budget
 from .connectivity import ZoneRoles, zone_roles
-from .errors import InfeasibleBudgetError, UsageError
+from .errors import InfeasibleBudgetError, OptionError, UsageError
 
-__all__ = ["DEFAULT_WEIGHTS", "OBJECTIVES", "DesignProblem"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "OBJECTIVES",
+    "DesignProblem",
+    "check_budget",
+    "check_min_resilience",
+    "resolve_weights",
+]
 
 OBJECTIVES = ("tstt", "connectivity")
 #: Weights of the connectivity objective: internal and external connectivity count alike
 #: (minutes), resilience not at all unless asked for.
 DEFAULT_WEIGHTS: Mapping[str, float] = {"internal": 0.5, "external": 0.5, "resilience": 0.0}
+
+
+def check_budget(budget: float | None, budget_share: float | None, *, required: bool) -> None:
+    """Check a budget given in cost units or as a share of the candidates' total cost.
+
+    Parameters
+    ----------
+    required
+        Whether one of the two must be given (a search needs one; a whole job may fall
+        back to its default share).
+
+    Raises
+    ------
+    OptionError
+        When both are given (or neither, with ``required``).
+    InfeasibleBudgetError
+        For a negative or non-finite value.
+    """
+    if budget is not None and budget_share is not None:
+        raise OptionError(
+            "budget_share",
+            "give a budget (cost units) or a budget share of the candidates' total cost, not both",
+        )
+    if required and budget is None and budget_share is None:
+        raise OptionError(
+            "budget",
+            "give a budget (cost units) or a budget share of the candidates' total cost",
+        )
+    if budget_share is not None and (not np.isfinite(budget_share) or budget_share < 0):
+        raise InfeasibleBudgetError("budget_share", f"{budget_share} must be a number >= 0")
+    if budget is not None and (not np.isfinite(budget) or budget < 0):
+        raise InfeasibleBudgetError("budget", f"{budget} must be a number >= 0")
+
+
+def resolve_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """All connectivity weights: :data:`DEFAULT_WEIGHTS` updated by the given ones."""
+    w = dict(DEFAULT_WEIGHTS)
+    if weights:
+        unknown = set(weights) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise OptionError(
+                "weights",
+                f"unknown weight(s) {sorted(unknown)}; use {', '.join(DEFAULT_WEIGHTS)}",
+            )
+        try:
+            w.update({k: float(v) for k, v in weights.items()})
+        except (TypeError, ValueError):
+            raise OptionError("weights", "weights must be numbers >= 0") from None
+        if any(v < 0 or not np.isfinite(v) for v in w.values()):
+            raise OptionError("weights", "weights must be numbers >= 0")
+    return w
+
+
+def check_min_resilience(min_resilience: float | None) -> None:
+    """A required resilience is a share: between 0 and 1."""
+    if min_resilience is not None and not 0 <= min_resilience <= 1:
+        raise OptionError("min_resilience", f"{min_resilience} must be between 0 and 1")
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,35 +183,18 @@ class DesignProblem:
             missing (gateways for external connectivity, internal trips for internal).
         """
         if objective not in OBJECTIVES:
-            raise UsageError(
-                f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}"
+            raise OptionError(
+                "objective",
+                f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}",
             )
-        if (budget is None) == (budget_share is None):
-            raise UsageError(
-                "give a budget (cost units) or a budget share of the candidates' "
-                "total cost, not both and not neither"
-            )
+        check_budget(budget, budget_share, required=True)
         if budget_share is not None:
-            if not np.isfinite(budget_share) or budget_share < 0:
-                raise InfeasibleBudgetError(f"budget share {budget_share} must be >= 0")
             budget = budget_share * candidates.total_cost
         assert budget is not None
-        if not np.isfinite(budget) or budget < 0:
-            raise InfeasibleBudgetError(f"budget {budget} must be a number >= 0")
         if network is not None and network.num_links != candidates.num_base_links:
             raise UsageError("the candidate set was built on another network (link counts differ)")
-        w = dict(DEFAULT_WEIGHTS)
-        if weights:
-            unknown = set(weights) - set(DEFAULT_WEIGHTS)
-            if unknown:
-                raise UsageError(
-                    f"unknown weight(s) {sorted(unknown)}; use internal, external, resilience"
-                )
-            w.update({k: float(v) for k, v in weights.items()})
-            if any(v < 0 or not np.isfinite(v) for v in w.values()):
-                raise UsageError("weights must be numbers >= 0")
-        if min_resilience is not None and not 0 <= min_resilience <= 1:
-            raise UsageError(f"min_resilience {min_resilience} must be between 0 and 1")
+        w = resolve_weights(weights)
+        check_min_resilience(min_resilience)
         roles = None
         has_gateways = bool((~np.asarray(demand.internal, dtype=bool)).any())
         if objective == "connectivity" or min_resilience is not None or has_gateways:

@@ -44,7 +44,7 @@ from .assignment import assign
 from .candidates import CandidateSet
 from .connectivity import connectivity, resilience
 from .design import DesignModel
-from .errors import UsageError
+from .errors import OptionError, UsageError
 from .problem import DEFAULT_WEIGHTS, OBJECTIVES, DesignProblem
 from .results import AssignmentResult, Plan, Status
 
@@ -584,7 +584,9 @@ def optimize(
     """
     t0 = time.perf_counter()
     if method not in _SEARCHES:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise OptionError(
+            "method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}"
+        )
     problem = DesignProblem.build(
         candidates,
         demand,
@@ -630,7 +632,9 @@ def solve(
     t0 = time.perf_counter() if started is None else started
     search = _SEARCHES.get(method)
     if search is None:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise OptionError(
+            "method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}"
+        )
     tol = max(rgap, 1e-6) if tolerance is None else float(tolerance)
     s = _Search(
         problem,

@@ -42,7 +42,7 @@ def _write(tmp_path, text, name="s.toml"):
         ),
         (
             "[optimize]\nbudget = 1\nbudget_share = 0.2\n",
-            r"line 3: field 'optimize.budget_share': give budget or budget_share",
+            r"line 3: field 'optimize.budget_share': give a budget .* not both",
         ),
         ("[network\n", r"is not valid TOML"),
     ],

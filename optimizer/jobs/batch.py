@@ -1,26 +1,19 @@
 """Batch runs: sweeps of scenarios on one machine or a Dask cluster, resumable.
 
-A sweep file is a scenario file (:mod:`optimizer.scenario`) plus a ``[sweep]`` table of
-lists; the run is the product of the lists. Several networks are an array of
-``[[network]]`` tables (one more sweep dimension). Sweep keys are dotted scenario keys
-(``"optimize.budget_share"``, ``"demand.n_zones"``) or these short names:
+A sweep file is a scenario file (:mod:`optimizer.jobs.scenario`) plus a ``[sweep]`` table
+of lists; the run is the product of the lists. Several networks are an array of
+``[[network]]`` tables (one more sweep dimension). A sweep key names a setting of the
+scenario's job (:mod:`optimizer.jobs.settings`) by
 
-========================  ===============================================
-``demand_scale``          ``demand.scale``
-``method``                ``assignment.method`` (assign) / ``optimize.method``
-``gap``                   ``assignment.gap`` (assign) / ``optimize.gap``
-``time_limit``            likewise
-``budget``, ``budget_share``, ``objective``, ``weights``, ``min_resilience``,
-``value_of_time``         ``optimize.*``
-``n_zones``               ``demand.n_zones``
-``seed``                  ``seed``
-``max_candidates``        ``candidates.max``
-========================  ===============================================
+* its dotted scenario key (``"optimize.budget_share"``, ``"demand.scale"``, ``"seed"``);
+* its field name (``demand_scale``, ``n_zones``, ``max_candidates``, ``budget_share``);
+* or its scenario key alone where no other setting of the job has it (``gap``, ``method``
+  and ``time_limit`` mean the assignment's in an ``assign`` sweep and the search's in an
+  ``optimize`` one).
 
 Results: ``DIR/results.csv`` (one row per scenario: ``scenario_id``, the swept values
 (a swept key named like a result column, such as ``objective``, is written as
-``sweep_objective``),
-``status`` ok/error, ``run_status``, key figures, the error) and
+``sweep_objective``), ``status`` ok/error, ``run_status``, key figures, the error) and
 ``DIR/scenarios/<scenario_id>.json`` (the full result). Every file is written atomically.
 Re-running the same command skips scenarios that finished and completes the rest.
 """
@@ -47,31 +40,19 @@ from networks._io import atomic_write_text
 from networks.errors import FileFormatError
 
 from ..errors import UsageError
-from .scenario import _check, _err, _resolve, scenario_from_dict
+from .scenario import error_at, job_from_doc, scenario_from_dict, schema
+from .settings import COMMANDS, EXECUTORS, JOBS, BatchSettings, Field, Job
 
-__all__ = ["SweepCase", "expand_sweep", "load_sweep", "run_batch"]
+__all__ = ["SweepCase", "expand_sweep", "load_sweep", "run_batch", "sweep_keys"]
 
 log = logging.getLogger(__name__)
 
-_ALIASES = {
-    "demand_scale": ("demand", "scale"),
-    "n_zones": ("demand", "n_zones"),
-    "budget": ("optimize", "budget"),
-    "budget_share": ("optimize", "budget_share"),
-    "objective": ("optimize", "objective"),
-    "weights": ("optimize", "weights"),
-    "min_resilience": ("optimize", "min_resilience"),
-    "value_of_time": ("optimize", "value_of_time"),
-    "max_candidates": ("candidates", "max"),
-    "seed": (None, "seed"),
-}
-_BY_COMMAND = {"method", "gap", "time_limit"}
 FIGURES = ("relative_gap", "objective", "tstt", "seconds", "cost", "lower_bound")
 
 
 @dataclass(frozen=True)
 class SweepCase:
-    """One scenario of a sweep: its id, swept values and scenario document."""
+    """One scenario of a sweep: its id, swept values and complete scenario document."""
 
     scenario_id: str
     params: dict[str, Any]
@@ -79,22 +60,34 @@ class SweepCase:
     base: str | None
 
 
-def _target(key: str, command: str, where: str, text: str) -> tuple[str | None, str]:
-    if key in _ALIASES:
-        return _ALIASES[key]
-    if key in _BY_COMMAND:
-        return ("assignment" if command == "assign" else "optimize", key)
-    if "." in key:
-        table, _, name = key.partition(".")
-        return table, name
-    raise _err(
-        where,
-        text,
-        "sweep",
-        key,
-        "unknown sweep key; use a dotted scenario key "
-        f"(optimize.budget) or one of {', '.join(sorted([*_ALIASES, *_BY_COMMAND]))}",
-    )
+def sweep_keys(job: type[Job]) -> dict[str, Field]:
+    """Every key a sweep of this job may use: dotted keys, field names, unique keys."""
+    out: dict[str, Field] = {}
+    by_key: dict[str, list[Field]] = {}
+    for table in schema(job).values():
+        for f in table.values():
+            out[f.dotted] = f
+            out.setdefault(f.name, f)
+            by_key.setdefault(f.key, []).append(f)
+    for key, fs in by_key.items():
+        if len(fs) == 1:
+            out.setdefault(key, fs[0])
+    return out
+
+
+def _target(key: str, job: type[Job], where: str, text: str) -> Field:
+    f = sweep_keys(job).get(key)
+    if f is None:
+        short = sorted(k for k in sweep_keys(job) if "." not in k)
+        raise error_at(
+            where,
+            text,
+            "sweep",
+            key,
+            "unknown sweep key; use a dotted scenario key (optimize.budget) or one of "
+            f"{', '.join(short)}",
+        )
+    return f
 
 
 def _scenario_id(doc: dict[str, Any]) -> str:
@@ -129,20 +122,25 @@ def expand_sweep(
     doc = copy.deepcopy(doc)
     sweep = doc.pop("sweep", {}) or {}
     if not isinstance(sweep, dict):
-        raise _err(where, text, None, "sweep", "must be a table of lists, e.g. [sweep]")
+        raise error_at(where, text, None, "sweep", "must be a table of lists, e.g. [sweep]")
     networks = doc.get("network")
     net_list: list[dict | None]
     if isinstance(networks, list):
         if not networks:
-            raise _err(where, text, None, "network", "the [[network]] list is empty")
+            raise error_at(where, text, None, "network", "the [[network]] list is empty")
         net_list = networks
     else:
         net_list = [networks]
-    command = str(doc.get("command", "optimize"))
-    dims: list[tuple[str, list]] = []
+    command = doc.get("command", "optimize")
+    job = JOBS.get(command) if isinstance(command, str) else None
+    if job is None:
+        raise error_at(
+            where, text, None, "command", f"is {command!r}; choose one of {', '.join(COMMANDS)}"
+        )
+    dims: list[tuple[str, list, Field]] = []
     for key, values in sweep.items():
         if not isinstance(values, list):
-            raise _err(
+            raise error_at(
                 where,
                 text,
                 "sweep",
@@ -150,12 +148,11 @@ def expand_sweep(
                 f"is {values!r}; a sweep value must be a list, e.g. [0.5, 1.0]",
             )
         if not values:
-            raise _err(where, text, "sweep", key, "is an empty list; give at least one value")
-        _target(key, command, where, text)
-        dims.append((key, values))
+            raise error_at(where, text, "sweep", key, "is an empty list; give at least one value")
+        dims.append((key, values, _target(key, job, where, text)))
     cases = []
     for k_net, net in enumerate(net_list):
-        for combo in itertools.product(*[v for _, v in dims]):
+        for combo in itertools.product(*[v for _, v, _ in dims]):
             d = copy.deepcopy(doc)
             if net is None:
                 d.pop("network", None)
@@ -164,21 +161,17 @@ def expand_sweep(
             params: dict[str, Any] = {}
             if len(net_list) > 1:
                 params["network"] = _net_label(net, k_net)
-            for (key, _), value in zip(dims, combo, strict=True):
-                table, name = _target(key, command, where, text)
-                if table is None:
-                    d[name] = value
-                else:
-                    d.setdefault(table, {})[name] = value
+            for (key, _, f), value in zip(dims, combo, strict=True):
+                (d.setdefault(f.table, {}) if f.table else d)[f.key] = value
                 params[key] = value
             try:
-                _check(d, where, text)
+                case_job, _ = job_from_doc(d, base=base, where=where, text=text)
             except FileFormatError as exc:
                 raise FileFormatError(
                     where, f"scenario {params}: {exc.detail}", line=exc.line, field=exc.field
                 ) from None
-            resolved = _resolve(d, base, where, text)
-            _check_inputs(resolved, where, text)
+            _check_inputs(case_job, where, text)
+            resolved = case_job.document()
             cases.append(
                 SweepCase(
                     _scenario_id(resolved), params, resolved, None if base is None else str(base)
@@ -186,7 +179,7 @@ def expand_sweep(
             )
     ids = [c.scenario_id for c in cases]
     if len(set(ids)) != len(ids):
-        raise _err(where, text, None, "sweep", "two scenarios of the sweep are identical")
+        raise error_at(where, text, None, "sweep", "two scenarios of the sweep are identical")
     return cases
 
 
@@ -199,17 +192,18 @@ def _net_label(net: dict | None, k: int) -> str:
     return f"network{k + 1}"
 
 
-def _check_inputs(doc: dict[str, Any], where: str, text: str) -> None:
-    net = doc.get("network", {})
-    for key in ("path", "trips"):
-        if key in net and not Path(net[key]).exists():
-            raise _err(where, text, "network", key, f"{net[key]} does not exist")
-    if net.get("source") == "dataset":
+def _check_inputs(job: Job, where: str, text: str) -> None:
+    s = job.study
+    for name, key in (("network", "path"), ("trips", "trips")):
+        value = getattr(s, name)
+        if value is not None and not Path(value).exists():
+            raise error_at(where, text, "network", key, f"{value} does not exist")
+    if s.dataset is not None:
         from networks.datasets import find_dataset
 
-        if find_dataset(net["dataset"]) is None:
-            raise _err(
-                where, text, "network", "dataset", f"'{net['dataset']}' is not a known dataset"
+        if find_dataset(s.dataset) is None:
+            raise error_at(
+                where, text, "network", "dataset", f"'{s.dataset}' is not a known dataset"
             )
 
 
@@ -228,7 +222,7 @@ def run_case(doc: dict[str, Any], base: str | None = None) -> dict[str, Any]:
             figures = {k: full.get(k) for k in FIGURES}
             run_status = str(res.status)
         else:
-            full = plan_document(res, settings={"scenario": doc})
+            full = plan_document(res, settings=sc.doc)
             figures = {
                 "relative_gap": full["metrics_after"].get("relative_gap"),
                 "objective": full["objective"],
@@ -317,10 +311,10 @@ def run_batch(
     cases: list[SweepCase],
     out: str | Path,
     *,
-    executor: str = "process",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    timeout: float = 10.0,
+    executor: str = BatchSettings.executor,
+    workers: int | None = BatchSettings.workers,
+    scheduler: str | None = BatchSettings.scheduler,
+    timeout: float = BatchSettings.timeout,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every scenario not yet finished in ``out``; return counts.
@@ -357,7 +351,7 @@ def run_batch(
     t0 = time.perf_counter()
     failed = 0
     finished = 0
-    from .._progress import progress_bar
+    from .progress import progress_bar
 
     bar = progress_bar(
         "batch", total=len(todo), unit="scenario", enabled=None if progress else False
@@ -395,7 +389,10 @@ def run_batch(
         elif executor == "dask":
             _run_dask(todo, workers, scheduler, timeout, record)
         else:
-            raise UsageError(f"unknown executor {executor!r}; use serial, process or dask")
+            raise UsageError(
+                f"unknown executor {executor!r}; use {', '.join(EXECUTORS[:-1])} or "
+                f"{EXECUTORS[-1]}"
+            )
     bar.close()
     n_err = sum(1 for c in cases if done.get(c.scenario_id, {}).get("status") != "ok")
     return {

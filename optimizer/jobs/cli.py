@@ -1,7 +1,13 @@
 """The ``roadopt`` command: a thin layer over the public Python API.
 
+Every option comes from the settings of :mod:`optimizer.jobs.settings`: its flag, type,
+choices, help, unit and default. A command is a list of settings sections; the parsed
+options build those sections (checked as they are built), and the job functions of
+:mod:`optimizer.jobs.pipeline` run them.
+
 Exit codes: 0 done (an assignment that stopped before its gap still counts as done: its
-status says so), 1 failed (bad input, an error), 2 bad usage.
+status says so; so does an infeasible design problem), 1 failed (bad input, an error),
+2 bad usage.
 """
 
 from __future__ import annotations
@@ -12,15 +18,34 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from networks.errors import RoadoptError
 
-from ..errors import UsageError
+from ..errors import OptionError, UsageError
 from .documents import jsonable, version
+from .format import fmt
+from .pipeline import open_job_study
+from .settings import (
+    AssignJob,
+    AssignOutputSettings,
+    AssignSettings,
+    BatchSettings,
+    CandidateSettings,
+    ConsoleSettings,
+    CostSettings,
+    Field,
+    InfoSettings,
+    OptimizeJob,
+    OptimizeSettings,
+    OutputSettings,
+    RunSettings,
+    Section,
+    StudySettings,
+    specs,
+)
 
 log = logging.getLogger("roadopt")
 
@@ -70,107 +95,100 @@ A scenario file (TOML), paths relative to the file, ${VAR} expanded:
 }
 
 
-# ---------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------- options from settings
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-v", "--verbose", action="store_true", help="debug logging; tracebacks")
-    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+def _cli_type(f: Field) -> Callable[[str], Any]:
+    """argparse ``type=`` of a setting: its parser or its base type, with a clear error."""
+    parse = f.spec.parse or f.base
 
-
-def _add_cost_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--toll-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per toll unit, in time units (default 0)",
-    )
-    p.add_argument(
-        "--distance-factor",
-        type=float,
-        default=None,
-        metavar="F",
-        help="generalized cost per length unit, in time units (default 0)",
-    )
-
-
-def _add_network_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "network",
-        nargs="?",
-        metavar="NETWORK",
-        help="an existing network file or a dataset name (default: the built-in example)",
-    )
-    p.add_argument(
-        "--trips",
-        metavar="FILE",
-        help="TNTP trips file (default: by the _net/_trips naming rule); for an "
-        "OSM area, an OD matrix CSV origin,destination,trips (with --od-period)",
-    )
-    g = p.add_argument_group("OpenStreetMap")
-    g.add_argument(
-        "--place",
-        metavar="NAME",
-        help='download a place, e.g. "Ziliujing '
-        'District, Zigong, Sichuan, China" (needs the internet)',
-    )
-    g.add_argument("--bbox", metavar="W,S,E,N", help="download a bounding box in degrees")
-    g.add_argument(
-        "--profile",
-        default="generic",
-        choices=("generic", "china", "china-mountain"),
-        help="road-class defaults (default: generic)",
-    )
-    g.add_argument(
-        "--zones",
-        type=int,
-        metavar="N",
-        help="number of internal zones (default: by network size)",
-    )
-    g.add_argument("--od-period", metavar="TEXT", help="the period a --trips OD CSV covers")
-    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
-    p.add_argument(
-        "--crs",
-        metavar="EPSG:XXXX",
-        help="CRS of a TNTP network's node coordinates, for GeoPackage output",
-    )
-
-
-def open_network(args: argparse.Namespace, *, need_demand: bool = True):
-    """Resolve the CLI's network options into a :class:`networks.Study`."""
-    from networks import open_study
-
-    bbox = None
-    if getattr(args, "bbox", None):
+    def convert(text: str) -> Any:
         try:
-            bbox = tuple(float(v) for v in args.bbox.split(","))
-        except ValueError:
-            raise UsageError(
-                f"--bbox {args.bbox}: give four numbers west,south,east,north"
-            ) from None
-        if len(bbox) != 4:
-            raise UsageError(f"--bbox {args.bbox}: give four numbers west,south,east,north")
-    study = open_study(
-        args.network,
-        trips=args.trips,
-        place=getattr(args, "place", None),
-        bbox=bbox,
-        profile=getattr(args, "profile", "generic"),
-        n_zones=getattr(args, "zones", None),
-        od_period=getattr(args, "od_period", None),
-        seed=getattr(args, "seed", 0),
-        crs=getattr(args, "crs", None),
-    )
-    if study.demand is None and need_demand:
-        raise UsageError(
-            f"no trips file found for {args.network} by the _net/_trips naming rule; "
-            "give one with --trips FILE"
-        )
-    return study
+            return parse(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(exc.detail) from None
+        except ValueError as exc:
+            msg = str(exc) if f.spec.parse else f"{text!r} is not {_article(f.base)}"
+            raise argparse.ArgumentTypeError(msg) from None
+
+    convert.__name__ = getattr(f.base, "__name__", "value")
+    return convert
+
+
+def _article(tp: Any) -> str:
+    return {int: "a whole number", float: "a number"}.get(tp, "valid")
+
+
+def add_settings(
+    parser: argparse.ArgumentParser, cls: type[Section], *, only: Sequence[str] | None = None
+) -> None:
+    """Add a section's settings to a parser as options (or positionals).
+
+    Options default to "not given" (``argparse.SUPPRESS``), so the section's own defaults
+    apply: they are written once, in :mod:`optimizer.jobs.settings`.
+    """
+    group: Any = parser.add_argument_group(cls.TITLE)
+    exclusive: dict[str, Any] = {}
+    for f in specs(cls):
+        if not f.spec.cli or (only is not None and f.name not in only):
+            continue
+        s = f.spec
+        target = group
+        if s.group is not None:
+            if s.group not in exclusive:
+                exclusive[s.group] = parser.add_mutually_exclusive_group()
+            target = exclusive[s.group]
+        kw: dict[str, Any] = {"help": f.describe(cli=True), "default": argparse.SUPPRESS}
+        if s.positional:
+            target.add_argument(
+                f.name,
+                nargs=None if f.default is MISSING else "?",
+                metavar=s.metavar or f.name.upper(),
+                type=_cli_type(f),
+                **kw,
+            )
+            continue
+        names = ([s.short] if s.short else []) + [f.option]
+        if s.const is not None:
+            target.add_argument(*names, dest=f.name, action="store_const", const=s.const, **kw)
+        elif f.base is bool:
+            action = "store_false" if f.default is True else "store_true"
+            target.add_argument(*names, dest=f.name, action=action, **kw)
+        else:
+            target.add_argument(
+                *names,
+                dest=f.name,
+                type=_cli_type(f),
+                choices=s.choices,
+                metavar=s.metavar,
+                **kw,
+            )
+
+
+def settings_of(args: argparse.Namespace, cls: type[Section]) -> Any:
+    """The section built from the parsed options (defaults for those not given)."""
+    given = {f.name: getattr(args, f.name) for f in specs(cls) if hasattr(args, f.name)}
+    return cls(**given)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help, its settings sections and what runs it."""
+
+    help: str
+    description: str
+    sections: tuple[tuple[type[Section], tuple[str, ...] | None], ...]
+    run: Callable[[argparse.Namespace], int]
+
+    def fields(self) -> dict[str, Field]:
+        return {
+            f.name: f
+            for cls, only in self.sections
+            for f in specs(cls)
+            if f.spec.cli and (only is None or f.name in only)
+        }
 
 
 def _emit_json(obj: Any, path: str | None) -> None:
@@ -183,9 +201,13 @@ def _emit_json(obj: Any, path: str | None) -> None:
         atomic_write_text(path, text)
 
 
+def _num(v: Any, digits: int = 6) -> str:
+    return fmt(v, digits, missing="-", thousands=False, notation="general")
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_info(args: argparse.Namespace) -> int:
-    study = open_network(args, need_demand=False)
+    study = open_job_study(settings_of(args, StudySettings), need_demand=False)
     net, demand = study.network, study.demand
     info: dict[str, Any] = {"network": net.summary()}
     warnings: list[str] = []
@@ -215,7 +237,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if readme:
         warnings.append(readme)
     info["warnings"] = warnings
-    if args.json:
+    if settings_of(args, InfoSettings).json:
         _emit_json(info, None)
         return 0
     n = info["network"]
@@ -240,33 +262,79 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_assign(args: argparse.Namespace) -> int:
-    from ..assignment import assign
-    from .outputs import write_flow_layer, write_link_table
+def print_plan_summary(run) -> None:
+    """A short human summary of a plan on stdout."""
+    plan, cs = run.plan, run.candidates
+    net = run.study.network
+    unit = cs.cost_unit
+    print(
+        f"network     {net.name}: {net.num_links} links, {len(cs)} candidate upgrades "
+        f"(total cost {_num(cs.total_cost)} {unit})"
+    )
+    print(
+        f"objective   {plan.objective_name}: {_num(plan.objective_before, 8)} -> "
+        f"{_num(plan.objective, 8)}  ({plan.status}, gap {_num(plan.gap, 3)}, "
+        f"lower bound {_num(plan.lower_bound, 8)})"
+    )
+    print(f"budget      {_num(plan.budget)} {unit}; plan cost {_num(plan.cost)} {unit}")
+    if not plan.selected:
+        print("chosen      nothing" + (f" ({plan.message})" if plan.message else ""))
+    for d in plan.selected_details:
+        print(
+            f"chosen      {d['id']}: {d.get('label', '')} (cost {_num(d['cost'])}, "
+            f"benefit/cost {_num(d.get('benefit_cost_ratio'), 3)})"
+        )
+    b, a = plan.metrics_before, plan.metrics_after
+    for key, what in (
+        ("internal", "internal connectivity"),
+        ("external", "external connectivity"),
+    ):
+        if key in a:
+            print(f"{what:22s} {_num(b.get(key))} -> {_num(a.get(key))} ({net.units.time})")
+    if "resilience" in a:
+        print(
+            f"{'resilience':22s} {_num(b.get('resilience'), 3)} -> {_num(a.get('resilience'), 3)}"
+        )
+    print(f"{'TSTT':22s} {_num(b.get('tstt'), 8)} -> {_num(a.get('tstt'), 8)}")
+    app = plan.appraisal
+    if app.get("benefit_cost_ratio") is not None:
+        print(
+            f"{'benefit/cost ratio':22s} {_num(app['benefit_cost_ratio'], 3)} "
+            f"(annual benefit {_num(app['annual_benefit'])})"
+        )
+    if plan.baseline:
+        print(
+            f"{'greedy baseline':22s} {_num(plan.baseline['objective'], 8)} "
+            f"(cost {_num(plan.baseline['cost'])})"
+        )
+    print(
+        f"equilibria  {plan.evaluations} solved, equilibrium gap "
+        f"{_num(a.get('relative_gap'), 3)}, {plan.seconds:.1f} s"
+    )
 
-    if args.out and not args.out.lower().endswith((".csv", ".gpkg", ".geojson", ".json")):
-        raise UsageError(f"--out {args.out}: write flows to a .csv, .gpkg or .geojson file")
-    study = open_network(args)
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from .outputs import write_flow_layer, write_link_table
+    from .pipeline import run_assign
+    from .progress import assignment_bar
+
+    job = AssignJob(
+        study=settings_of(args, StudySettings), assignment=settings_of(args, AssignSettings)
+    )
+    files = settings_of(args, AssignOutputSettings)
+    study = open_job_study(job.study)
     net, demand = study.network, study.demand
     readme = net.extra.get("readme_factors")
-    if readme and args.toll_factor is None and args.distance_factor is None:
+    a = job.assignment
+    if readme and not hasattr(args, "toll_factor") and not hasattr(args, "distance_factor"):
         log.warning("note: %s", readme)
-    result = assign(
-        net,
-        demand,
-        method=args.method,
-        rgap=args.gap,
-        max_iter=args.max_iter,
-        time_limit=args.time_limit,
-        toll_factor=args.toll_factor or 0.0,
-        distance_factor=args.distance_factor or 0.0,
-        on_disconnected="drop" if args.drop_disconnected else "raise",
-    )
-    if args.out:
-        if args.out.lower().endswith(".csv") and "osm_way_ids" not in net.extra:
-            write_link_table(net, result, args.out)
+    with assignment_bar(a.method) as bar:
+        _, result = run_assign(job, study=study, callback=bar)
+    if files.out:
+        if files.out.lower().endswith(".csv") and "osm_way_ids" not in net.extra:
+            write_link_table(net, result, files.out)
         else:
-            write_flow_layer(net, result, args.out)
+            write_flow_layer(net, result, files.out)
     summary = {
         "network": net.name,
         **result.summary(),
@@ -275,8 +343,8 @@ def cmd_assign(args: argparse.Namespace) -> int:
         "total_demand": demand.total,
         "intrazonal_demand": demand.intrazonal,
     }
-    if args.summary:
-        _emit_json(summary, args.summary)
+    if files.summary:
+        _emit_json(summary, files.summary)
     log.info(
         "%s: %s, relative gap %.3e, objective %.10g, TSTT %.10g, %d iterations, %.3f s",
         net.name,
@@ -290,97 +358,28 @@ def cmd_assign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(v: Any, digits: int = 6) -> str:
-    if v is None:
-        return "-"
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    return "-" if not np.isfinite(f) else f"{f:.{digits}g}"
-
-
-def print_plan_summary(run) -> None:
-    """A short human summary of a plan on stdout."""
-    plan, cs = run.plan, run.candidates
-    net = run.study.network
-    unit = cs.cost_unit
-    print(
-        f"network     {net.name}: {net.num_links} links, {len(cs)} candidate upgrades "
-        f"(total cost {_fmt(cs.total_cost)} {unit})"
-    )
-    print(
-        f"objective   {plan.objective_name}: {_fmt(plan.objective_before, 8)} -> "
-        f"{_fmt(plan.objective, 8)}  ({plan.status}, gap {_fmt(plan.gap, 3)}, "
-        f"lower bound {_fmt(plan.lower_bound, 8)})"
-    )
-    print(f"budget      {_fmt(plan.budget)} {unit}; plan cost {_fmt(plan.cost)} {unit}")
-    if not plan.selected:
-        print("chosen      nothing" + (f" ({plan.message})" if plan.message else ""))
-    for d in plan.selected_details:
-        print(
-            f"chosen      {d['id']}: {d.get('label', '')} (cost {_fmt(d['cost'])}, "
-            f"benefit/cost {_fmt(d.get('benefit_cost_ratio'), 3)})"
-        )
-    b, a = plan.metrics_before, plan.metrics_after
-    for key, what in (
-        ("internal", "internal connectivity"),
-        ("external", "external connectivity"),
-    ):
-        if key in a:
-            print(f"{what:22s} {_fmt(b.get(key))} -> {_fmt(a.get(key))} ({net.units.time})")
-    if "resilience" in a:
-        print(
-            f"{'resilience':22s} {_fmt(b.get('resilience'), 3)} -> {_fmt(a.get('resilience'), 3)}"
-        )
-    print(f"{'TSTT':22s} {_fmt(b.get('tstt'), 8)} -> {_fmt(a.get('tstt'), 8)}")
-    app = plan.appraisal
-    if app.get("benefit_cost_ratio") is not None:
-        print(
-            f"{'benefit/cost ratio':22s} {_fmt(app['benefit_cost_ratio'], 3)} "
-            f"(annual benefit {_fmt(app['annual_benefit'])})"
-        )
-    if plan.baseline:
-        print(
-            f"{'greedy baseline':22s} {_fmt(plan.baseline['objective'], 8)} "
-            f"(cost {_fmt(plan.baseline['cost'])})"
-        )
-    print(
-        f"equilibria  {plan.evaluations} solved, equilibrium gap "
-        f"{_fmt(a.get('relative_gap'), 3)}, {plan.seconds:.1f} s"
-    )
-
-
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from ..search import Appraisal
+    from .documents import plan_document
     from .outputs import prepare_out_dir, write_plan_outputs
-    from .pipeline import plan_study
+    from .pipeline import run_optimize
+    from .progress import search_bar
 
-    out_dir = prepare_out_dir(args.out, overwrite=args.overwrite, key=_run_key(args))
-    study = open_network(args)
-    run = plan_study(
-        study,
-        candidates=args.candidates,
-        budget=args.budget,
-        budget_share=args.budget_share,
-        objective=args.objective,
-        weights=args.weights,
-        min_resilience=args.min_resilience,
-        method=args.method,
-        rgap=args.gap,
-        time_limit=args.time_limit,
-        max_candidates=args.max_candidates,
-        appraisal=Appraisal(value_of_time=args.value_of_time),
-        toll_factor=args.toll_factor or 0.0,
-        distance_factor=args.distance_factor or 0.0,
-        seed=args.seed,
+    job = OptimizeJob(
+        study=settings_of(args, StudySettings),
+        costs=settings_of(args, CostSettings),
+        candidates=settings_of(args, CandidateSettings),
+        optimize=settings_of(args, OptimizeSettings),
+        output=settings_of(args, OutputSettings),
     )
-    write_plan_outputs(run, out_dir, settings=_run_key(args), report=not args.no_report)
-    if args.summary:
-        from .documents import plan_document
-
-        _emit_json(plan_document(run, settings=_run_key(args)), args.summary)
-    if not args.quiet:
+    settings = job.document()
+    out = job.output
+    out_dir = prepare_out_dir(out.out, overwrite=out.overwrite, key=settings)
+    with search_bar(f"optimize ({job.optimize.objective}, {job.optimize.method})") as bar:
+        run = run_optimize(job, callback=bar)
+    write_plan_outputs(run, out_dir, settings=settings, report=out.report)
+    if out.summary:
+        _emit_json(plan_document(run, settings=settings), out.summary)
+    if not settings_of(args, ConsoleSettings).quiet:
         print_plan_summary(run)
         print(f"outputs     {out_dir}")
     return 0
@@ -389,10 +388,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario, run_scenario
 
-    sc = load_scenario(args.scenario)
-    out = args.out if args.out is not None else sc.get("output", "dir", "roadopt-out")
-    result = run_scenario(sc, out=out, overwrite=args.overwrite)
-    if args.quiet:
+    opts = settings_of(args, RunSettings)
+    sc = load_scenario(opts.scenario)
+    out = opts.out if opts.out is not None else sc.job.output.out
+    result = run_scenario(sc, out=out, overwrite=opts.overwrite)
+    if settings_of(args, ConsoleSettings).quiet:
         return 0
     if sc.command == "optimize":
         print_plan_summary(result)
@@ -408,24 +408,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import load_sweep, run_batch
 
-    cases, _ = load_sweep(args.sweep)
-    out = args.out or str(Path(args.sweep).with_suffix(""))
+    opts = settings_of(args, BatchSettings)
+    cases, _ = load_sweep(opts.sweep)
+    out = opts.out or str(Path(opts.sweep).with_suffix(""))
     log.info(
         "batch: %d scenarios from %s into %s (%s executor)",
         len(cases),
-        args.sweep,
+        opts.sweep,
         out,
-        args.executor,
+        opts.executor,
     )
     res = run_batch(
         cases,
         out,
-        executor=args.executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        timeout=args.timeout,
+        executor=opts.executor,
+        workers=opts.workers,
+        scheduler=opts.scheduler,
+        timeout=opts.timeout,
     )
-    if not args.quiet:
+    if not settings_of(args, ConsoleSettings).quiet:
         print(
             f"batch       {res['scenarios']} scenarios: {res['ran']} ran, {res['skipped']} "
             f"already finished, {res['errors']} failed, {res['seconds']:.1f} s"
@@ -434,10 +435,54 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if res["errors"] else 0
 
 
-def _run_key(args: argparse.Namespace) -> dict[str, Any]:
-    """The options that define a run (an output folder holds one run)."""
-    skip = {"func", "verbose", "quiet", "overwrite", "out", "summary"}
-    return {k: v for k, v in sorted(vars(args).items()) if k not in skip}
+_CONSOLE = (ConsoleSettings, None)
+COMMANDS: dict[str, Command] = {
+    "info": Command(
+        "summarise a network and its demand",
+        "Print nodes, links, zones, total and intrazonal demand and any warnings.",
+        ((StudySettings, None), (InfoSettings, None), _CONSOLE),
+        cmd_info,
+    ),
+    "assign": Command(
+        "user-equilibrium traffic assignment",
+        "Solve the static user equilibrium (BPR link costs) and report link flows, costs, "
+        "gap and objective. Exit 0 when the run finished, converged or not (the status "
+        "says).",
+        ((StudySettings, None), (AssignSettings, None), (AssignOutputSettings, None), _CONSOLE),
+        cmd_assign,
+    ),
+    "optimize": Command(
+        "choose road upgrades within a budget",
+        "Choose road upgrades (new links, widenings, class or speed upgrades) that minimise "
+        "an objective at user equilibrium within a budget. Without NETWORK: the built-in "
+        "town, automatic candidates, the connectivity objective, 30% of the candidates' "
+        "cost.",
+        (
+            (StudySettings, None),
+            (CandidateSettings, None),
+            (OptimizeSettings, None),
+            (CostSettings, None),
+            (OutputSettings, None),
+            _CONSOLE,
+        ),
+        cmd_optimize,
+    ),
+    "run": Command(
+        "run a scenario file (TOML)",
+        "Run the assignment or optimization a scenario file describes; every output "
+        "records the scenario and the version.",
+        ((RunSettings, None), _CONSOLE),
+        cmd_run,
+    ),
+    "batch": Command(
+        "run a sweep of scenarios (resumable)",
+        "Run the product of a sweep file's [sweep] lists (and its [[network]] tables). "
+        "Results go to OUT/results.csv and OUT/scenarios/<id>.json; re-running skips "
+        "finished scenarios. Exit 1 when any scenario failed (after running the rest).",
+        ((BatchSettings, None), _CONSOLE),
+        cmd_batch,
+    ),
+}
 
 
 # ---------------------------------------------------------------------- parser
@@ -451,245 +496,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"roadopt {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser(
-        "info",
-        help="summarise a network and its demand",
-        description="Print nodes, links, zones, total and intrazonal demand and any warnings.",
-        epilog=EXAMPLES["info"],
-        formatter_class=_Formatter,
-    )
-    _add_network_args(p)
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    _add_common(p)
-    p.set_defaults(func=cmd_info)
-
-    from ..assignment import METHODS
-
-    p = sub.add_parser(
-        "assign",
-        help="user-equilibrium traffic assignment",
-        description="Solve the static user equilibrium (BPR link costs) and "
-        "report link flows, costs, gap and objective. Exit 0 when the run "
-        "finished, converged or not (the status says).",
-        epilog=EXAMPLES["assign"],
-        formatter_class=_Formatter,
-    )
-    _add_network_args(p)
-    p.add_argument(
-        "--method",
-        default="auto",
-        choices=("auto", *METHODS),
-        help="algorithm (default: auto, the fastest for the gap)",
-    )
-    p.add_argument(
-        "--gap",
-        type=float,
-        default=1e-4,
-        metavar="G",
-        help="target relative gap (TSTT - SPTT) / TSTT (default: 1e-4)",
-    )
-    p.add_argument(
-        "--max-iter",
-        type=int,
-        default=None,
-        metavar="N",
-        help="iteration limit (default: 1000 sweeps for bush, 10000 otherwise)",
-    )
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="S",
-        help="algorithm time limit in seconds",
-    )
-    _add_cost_args(p)
-    p.add_argument(
-        "--drop-disconnected",
-        action="store_true",
-        help="drop trips between zones no path joins (with a warning)",
-    )
-    p.add_argument(
-        "--out",
-        metavar="FLOWS",
-        help="write link flows and costs (.csv, .gpkg "
-        "or .geojson; geometry needs node coordinates and a CRS)",
-    )
-    p.add_argument("--summary", metavar="SUMMARY.json", help="write a JSON summary")
-    _add_common(p)
-    p.set_defaults(func=cmd_assign)
-
-    from ..search import OBJECTIVES
-
-    p = sub.add_parser(
-        "optimize",
-        help="choose road upgrades within a budget",
-        description="Choose road upgrades (new links, widenings, class or "
-        "speed upgrades) that minimise an objective at user equilibrium "
-        "within a budget. Without NETWORK: the built-in town, automatic "
-        "candidates, the connectivity objective, 30% of the candidates' cost.",
-        epilog=EXAMPLES["optimize"],
-        formatter_class=_Formatter,
-    )
-    _add_network_args(p)
-    p.add_argument(
-        "--candidates",
-        metavar="FILE|auto",
-        default=None,
-        help="candidate upgrades: a CSV/GeoJSON file, or auto (generated for OSM "
-        "networks); default: the instance file's candidates, else auto",
-    )
-    b = p.add_mutually_exclusive_group()
-    b.add_argument("--budget", type=float, metavar="B", help="budget in the candidates' cost unit")
-    b.add_argument(
-        "--budget-share",
-        type=float,
-        metavar="S",
-        help="budget as a share of the "
-        "total cost of all candidates (default for generated candidates: 0.3)",
-    )
-    p.add_argument(
-        "--objective",
-        default="auto",
-        choices=("auto", *OBJECTIVES),
-        help="what to minimise (default: connectivity where there are gateways, else tstt)",
-    )
-    p.add_argument(
-        "--weights",
-        metavar="W",
-        help="connectivity weights, e.g. internal=0.5,external=0.5[,resilience=10]",
-    )
-    p.add_argument(
-        "--min-resilience",
-        type=float,
-        metavar="R",
-        help="required share of "
-        "internal activity that keeps a gateway when any one link is closed",
-    )
-    p.add_argument(
-        "--method",
-        default="bnb",
-        choices=("bnb", "enumerate", "greedy"),
-        help="search method (default: bnb, exact branch and bound)",
-    )
-    p.add_argument(
-        "--gap",
-        type=float,
-        default=1e-8,
-        metavar="G",
-        help="equilibrium relative gap for scoring plans (default: 1e-8)",
-    )
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        metavar="S",
-        help="search time limit in seconds; the best plan so far is returned with its proven gap",
-    )
-    p.add_argument(
-        "--max-candidates",
-        type=int,
-        default=12,
-        metavar="N",
-        help="number of generated candidates (default: 12)",
-    )
-    p.add_argument(
-        "--value-of-time",
-        type=float,
-        default=40.0,
-        metavar="V",
-        help="currency units per vehicle-hour for the money appraisal (default: 40)",
-    )
-    _add_cost_args(p)
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        default="roadopt-out",
-        help="output folder (default: ./roadopt-out)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an output folder that holds a different run",
-    )
-    p.add_argument("--summary", metavar="PLAN.json", help="also write the plan document here")
-    p.add_argument(
-        "--no-report",
-        action="store_true",
-        help="write only plan.json and plan.csv (no network.gpkg, maps or report.html)",
-    )
-    _add_common(p)
-    p.set_defaults(func=cmd_optimize)
-
-    p = sub.add_parser(
-        "run",
-        help="run a scenario file (TOML)",
-        description="Run the assignment or optimization a scenario file "
-        "describes; every output records the scenario and the version.",
-        epilog=EXAMPLES["run"],
-        formatter_class=_Formatter,
-    )
-    p.add_argument(
-        "scenario",
-        metavar="SCENARIO",
-        help="a .toml scenario file or the name "
-        "of a bundled preset (ziliujing, daan, yantan, ...)",
-    )
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="output folder (default: the scenario's [output] dir, else ./roadopt-out)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an output folder that holds a different run",
-    )
-    _add_common(p)
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser(
-        "batch",
-        help="run a sweep of scenarios (resumable)",
-        description="Run the product of a sweep file's [sweep] lists (and its "
-        "[[network]] tables). Results go to OUT/results.csv and "
-        "OUT/scenarios/<id>.json; re-running skips finished scenarios. Exit 1 "
-        "when any scenario failed (after running the rest).",
-        epilog=EXAMPLES["batch"],
-        formatter_class=_Formatter,
-    )
-    p.add_argument("sweep", metavar="SWEEP.toml", help="a scenario file with a [sweep] table")
-    p.add_argument(
-        "--executor",
-        default="process",
-        choices=("serial", "process", "dask"),
-        help="where scenarios run (default: process)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="parallel workers (default: the number of cores)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="seconds to wait for the Dask scheduler (default: 10)",
-    )
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="results folder (default: beside the sweep file, named after it)",
-    )
-    _add_common(p)
-    p.set_defaults(func=cmd_batch)
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=cmd.help,
+            description=cmd.description,
+            epilog=EXAMPLES[name],
+            formatter_class=_Formatter,
+        )
+        for cls, only in cmd.sections:
+            add_settings(p, cls, only=only)
+        p.set_defaults(func=cmd.run)
     return parser
 
 
@@ -698,6 +515,15 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     for noisy in ("numba", "matplotlib", "urllib3", "fiona", "pyogrio", "PIL", "pyrosm", "osmnx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _usage_text(exc: UsageError, command: str) -> str:
+    """An option error in the command line's own words (``--gap``, not ``rgap``)."""
+    if isinstance(exc, OptionError):
+        f = COMMANDS[command].fields().get(exc.option)
+        if f is not None:
+            return f"{f.option}: {exc.detail}"
+    return str(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -715,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         if verbose:
             traceback.print_exc()
-        print(f"roadopt {args.command}: error: {exc}", file=sys.stderr)
+        print(f"roadopt {args.command}: error: {_usage_text(exc, args.command)}", file=sys.stderr)
         return 2
     except (RoadoptError, OSError, ValueError, KeyError) as exc:
         if verbose:

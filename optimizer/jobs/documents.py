@@ -15,6 +15,7 @@ __all__ = ["jsonable", "plan_document", "plan_rows", "version"]
 
 
 def version() -> str:
+    """The installed roadopt version (``unknown`` when it is not installed)."""
     try:
         from importlib.metadata import version as v
 
@@ -24,6 +25,8 @@ def version() -> str:
 
 
 def jsonable(o: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays, tuples and paths converted; NaN and
+    infinities as None."""
     if isinstance(o, dict):
         return {str(k): jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -40,8 +43,15 @@ def jsonable(o: Any) -> Any:
     return o
 
 
-def plan_document(run: Any, *, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plan as one JSON document (``plan.json`` and ``--summary``)."""
+def plan_document(
+    run: Any, *, settings: dict[str, Any] | None = None, scenario_file: str | None = None
+) -> dict[str, Any]:
+    """The plan as one JSON document (``plan.json`` and ``--summary``).
+
+    ``run.settings`` is the job's complete settings as a scenario document
+    (:meth:`optimizer.jobs.settings.Job.document`), ``run.scenario_file`` the file they
+    came from (scenario runs).
+    """
     plan = run.plan
     doc = plan.summary()
     doc["network"] = run.study.network.name
@@ -52,6 +62,8 @@ def plan_document(run: Any, *, settings: dict[str, Any] | None = None) -> dict[s
         "settings": jsonable(settings or {}),
         "study": jsonable(run.study.meta),
     }
+    if scenario_file is not None:
+        doc["run"]["scenario_file"] = scenario_file
     return jsonable(doc)
 
 

@@ -1,4 +1,4 @@
-"""Files a plan run writes: plan.json, plan.csv and the report (:mod:`optimizer.report`).
+"""Files a run writes: plan.json, plan.csv, flows and the report (:mod:`.report`).
 
 Every file is written atomically (temporary file, then rename) and records the run's
 settings and the package version, so a run can be repeated exactly. An output folder
@@ -23,6 +23,7 @@ from .documents import jsonable, plan_document, plan_rows, version
 __all__ = [
     "flow_columns",
     "prepare_out_dir",
+    "write_assign_outputs",
     "write_flow_layer",
     "write_link_table",
     "write_plan_outputs",
@@ -62,6 +63,7 @@ def write_plan_outputs(
     *,
     settings: dict[str, Any] | None = None,
     report: bool = True,
+    scenario_file: str | None = None,
 ) -> list[Path]:
     """Write a plan run's files, each atomically, ``plan.json`` last.
 
@@ -73,6 +75,8 @@ def write_plan_outputs(
         The output folder (see :func:`prepare_out_dir`).
     settings
         The run's settings, recorded in every file with the package version.
+    scenario_file
+        The scenario file the settings came from, recorded in ``plan.json``.
     report
         Also write ``network.gpkg``, ``map.png``, ``convergence.png`` and ``report.html``
         (:func:`optimizer.report.write_report`); without it, those of an earlier run in
@@ -85,7 +89,7 @@ def write_plan_outputs(
     """
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    doc = plan_document(run, settings=settings)
+    doc = plan_document(run, settings=settings, scenario_file=scenario_file)
     written = []
     rows = plan_rows(run)
     buf = io.StringIO()
@@ -169,3 +173,32 @@ def write_flow_layer(net, result, path: str) -> None:
     write_frame(
         links_frame(net, flow_columns(net, result), geometry=geometry), path, layer="links"
     )
+
+
+def write_assign_outputs(
+    study: Any,
+    result: Any,
+    out_dir: str | Path,
+    settings: dict[str, Any],
+    *,
+    scenario_file: str | None = None,
+) -> None:
+    """An assignment's files: the link flows (GeoPackage where it can, else CSV) and
+    ``plan.json`` (the result's figures, its history and the settings), last."""
+    d = Path(out_dir)
+    run: dict[str, Any] = {"version": version(), "settings": settings}
+    if scenario_file is not None:
+        run["scenario_file"] = scenario_file
+    doc = {
+        "network": study.network.name,
+        "source": study.source,
+        **result.summary(),
+        "history": result.history.as_dict(),
+        "run": run,
+    }
+    d.mkdir(parents=True, exist_ok=True)
+    geo = study.network.crs is not None and (
+        study.network.has_coordinates or "geometry" in study.network.extra
+    )
+    write_flow_layer(study.network, result, str(d / ("flows.gpkg" if geo else "flows.csv")))
+    atomic_write_text(d / RUN_FILE, json.dumps(jsonable(doc), indent=2) + "\n")

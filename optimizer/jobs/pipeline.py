@@ -1,28 +1,50 @@
-"""The whole optimization job as one function: study -> candidates -> budget -> plan.
+"""The jobs as functions: a study from its settings, an assignment, the whole optimization.
 
 :func:`plan_study` is what ``roadopt optimize`` and scenario files run: it resolves the
 candidates (from a network-design instance, a file, or generated for OSM networks), the
-budget and the objective, then calls :func:`optimizer.search.optimize`.
+budget and the objective, then calls :func:`optimizer.optimize`. Its keyword defaults are
+the settings' (:mod:`optimizer.jobs.settings`). :func:`run_optimize` and
+:func:`run_assign` run a whole :class:`~optimizer.jobs.settings.Job`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from networks import open_study
 from networks.sources import Study
 
+from .. import candidate_sources
+from ..appraisal import Appraisal
+from ..assignment import assign
 from ..candidates import CandidateSet, from_instance
 from ..errors import UsageError
-from ..results import Plan
-from ..search import Appraisal, optimize
+from ..results import AssignmentResult, Plan
+from ..search import optimize
+from .settings import (
+    AssignJob,
+    CandidateSettings,
+    CostSettings,
+    OptimizeJob,
+    OptimizeSettings,
+    StudySettings,
+    parse_weights,
+)
 
-__all__ = ["DEFAULT_BUDGET_SHARE", "PlanRun", "parse_weights", "plan_study"]
+__all__ = [
+    "DEFAULT_BUDGET_SHARE",
+    "PlanRun",
+    "open_job_study",
+    "plan_study",
+    "run_assign",
+    "run_optimize",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +62,60 @@ class PlanRun:
     plan: Plan
 
 
-def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float] | None:
-    """``"internal=0.5,external=0.5"`` -> ``{"internal": 0.5, "external": 0.5}``."""
-    if text is None or isinstance(text, Mapping):
-        return None if text is None else dict(text)
-    out: dict[str, float] = {}
-    for part in str(text).split(","):
-        if not part.strip():
-            continue
-        key, sep, val = part.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(val)
-        except ValueError:
+def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
+    """The :class:`networks.Study` a job's study settings describe (demand scaled)."""
+    kwargs: dict[str, Any] = {
+        "profile": s.profile,
+        "n_zones": s.n_zones,
+        "seed": s.seed,
+        "od_period": s.od_period,
+        "crs": s.crs,
+        "trips": s.trips,
+        "demand_options": {"external_share": s.external_share}
+        | ({} if s.gateway_refs is None else {"gateway_refs": list(s.gateway_refs)}),
+    }
+    if s.gateway_classes is not None:
+        kwargs["gateway_classes"] = list(s.gateway_classes)
+    kind = s.source_kind
+    if kind == "file":
+        study = open_study(s.network, **kwargs)
+    elif kind == "dataset":
+        study = open_study(s.dataset, **kwargs)
+    elif kind == "place":
+        study = open_study(place=s.place, **kwargs)
+    elif kind == "bbox":
+        study = open_study(bbox=s.bbox, **kwargs)
+    elif kind == "polygon":
+        import shapely
+
+        study = open_study(polygon=shapely.Polygon(s.polygon), **kwargs)
+    else:
+        study = open_study(**kwargs)
+    if study.demand is None:
+        if need_demand:
             raise UsageError(
-                f"weights {text!r}: write name=value pairs such as internal=0.5,external=0.5"
-            ) from None
-    return out
+                f"no trips file found for {s.network or s.dataset} by the _net/_trips naming "
+                "rule; give one with --trips FILE (in a scenario: network.trips)"
+            )
+        return study
+    if s.demand_scale != 1.0:
+        study = replace(
+            study,
+            demand=study.demand.scaled(s.demand_scale),
+            meta={**study.meta, "demand_scale": s.demand_scale},
+        )
+    return study
 
 
 def resolve_candidates(
     study: Study,
     candidates: str | Path | CandidateSet | None,
     *,
-    profile: str = "generic",
-    max_candidates: int = 12,
-    seed: int = 0,
+    profile: str,
+    max_candidates: int,
+    seed: int,
+    toll_factor: float,
+    distance_factor: float,
 ) -> CandidateSet:
     """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``)."""
     net = study.network
@@ -76,8 +125,6 @@ def resolve_candidates(
         candidates = "instance" if net.candidates is not None else "auto"
     if candidates == "instance":
         return from_instance(net)
-    from .. import candidate_sources
-
     if candidates == "auto":
         if "osm_way_ids" not in net.extra:
             raise UsageError(
@@ -93,23 +140,27 @@ def resolve_candidates(
 def plan_study(
     study: Study,
     *,
-    candidates: str | Path | CandidateSet | None = None,
-    budget: float | None = None,
-    budget_share: float | None = None,
-    objective: str = "auto",
-    weights: str | Mapping[str, float] | None = None,
-    min_resilience: float | None = None,
-    method: str = "bnb",
-    rgap: float = 1e-8,
-    time_limit: float | None = None,
-    max_candidates: int = 12,
+    candidates: str | Path | CandidateSet | None = CandidateSettings.candidates,
+    budget: float | None = OptimizeSettings.budget,
+    budget_share: float | None = OptimizeSettings.budget_share,
+    objective: str = OptimizeSettings.objective,
+    weights: str | Mapping[str, float] | None = OptimizeSettings.weights,
+    min_resilience: float | None = OptimizeSettings.min_resilience,
+    method: str = OptimizeSettings.method,
+    rgap: float = OptimizeSettings.rgap,
+    time_limit: float | None = OptimizeSettings.time_limit,
+    max_candidates: int = CandidateSettings.max_candidates,
     appraisal: Appraisal | None = None,
-    toll_factor: float = 0.0,
-    distance_factor: float = 0.0,
-    seed: int = 0,
-    callback: Any = None,
+    toll_factor: float = CostSettings.toll_factor,
+    distance_factor: float = CostSettings.distance_factor,
+    seed: int = StudySettings.seed,
+    callback: Callable[[dict], Any] | None = None,
 ) -> PlanRun:
-    """Optimize upgrades for a study (see :func:`optimizer.search.optimize`).
+    """Optimize upgrades for a study (see :func:`optimizer.optimize`).
+
+    Keywords and defaults are the settings of :mod:`optimizer.jobs.settings`
+    (``CandidateSettings``, ``OptimizeSettings``, ``CostSettings``), whose help states
+    units.
 
     Parameters
     ----------
@@ -124,6 +175,10 @@ def plan_study(
         gateways (OSM areas), TSTT otherwise.
     weights
         ``"internal=0.5,external=0.5"`` or a mapping.
+    appraisal
+        Money terms (default :class:`optimizer.Appraisal`).
+    callback
+        Progress rows of the search (see :func:`optimizer.optimize`).
     """
     net, demand = study.network, study.demand
     if demand is None:
@@ -139,9 +194,11 @@ def plan_study(
     cs = resolve_candidates(
         study,
         candidates,
-        profile=study.meta.get("profile", "generic"),
+        profile=study.meta.get("profile", StudySettings.profile),
         max_candidates=max_candidates,
         seed=seed,
+        toll_factor=toll_factor,
+        distance_factor=distance_factor,
     )
     if objective == "auto":
         objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
@@ -159,7 +216,7 @@ def plan_study(
         budget=budget,
         budget_share=budget_share,
         objective=objective,
-        weights=parse_weights(weights),
+        weights=parse_weights(weights) if isinstance(weights, str) else weights,
         min_resilience=min_resilience,
         activity=activity,
         method=method,
@@ -171,3 +228,38 @@ def plan_study(
         callback=callback,
     )
     return PlanRun(study, cs, plan)
+
+
+def run_optimize(
+    job: OptimizeJob,
+    *,
+    study: Study | None = None,
+    callback: Callable[[dict], Any] | None = None,
+) -> PlanRun:
+    """Run an optimize job: open its study (unless given) and :func:`plan_study`."""
+    if study is None:
+        study = open_job_study(job.study)
+    o = job.optimize.values()
+    appraisal = Appraisal(value_of_time=o.pop("value_of_time"))
+    return plan_study(
+        study,
+        **job.candidates.values(),
+        **o,
+        **job.costs.values(),
+        appraisal=appraisal,
+        seed=job.study.seed,
+        callback=callback,
+    )
+
+
+def run_assign(
+    job: AssignJob,
+    *,
+    study: Study | None = None,
+    callback: Callable[[dict], Any] | None = None,
+) -> tuple[Study, AssignmentResult]:
+    """Run an assign job: open its study (unless given) and solve the equilibrium."""
+    if study is None:
+        study = open_job_study(job.study)
+    result = assign(study.network, study.demand, callback=callback, **job.assignment.values())
+    return study, result

@@ -1,68 +1,37 @@
 """Scenario files: one TOML file describes a whole run, so it can be repeated exactly.
 
-Schema (every table optional; unknown keys are errors that name the key and its line)::
+The schema is derived from the settings of :mod:`optimizer.jobs.settings`: ``command``
+(``optimize`` or ``assign``) picks the job (:data:`~optimizer.jobs.settings.JOBS`), and
+every table and key of that job's sections is allowed, with the type, choices and checks
+of its setting; anything else is an error that names the key and its line. Print the
+schema with ``python -m optimizer.jobs.scenario`` (:func:`schema_text`). An example::
 
     name = "ziliujing-2030"          # label (default: the file name)
-    title = "..."                    # free text
     command = "optimize"             # "optimize" (default) or "assign"
     seed = 0                         # seed of every random choice
 
     [network]                        # default: the built-in town
-    source = "file"                  # builtin | file | dataset | place | bbox | polygon
-    path = "town.osm.pbf"            # source = file (relative to this file)
-    dataset = "SiouxFalls"           # source = dataset
-    query = "Ziliujing District, Zigong, Sichuan, China"   # source = place
-    bbox = [104.7, 29.3, 104.8, 29.4]                      # source = bbox (W, S, E, N)
-    polygon = [[lon, lat], ...]                            # source = polygon
-    trips = "X_trips.tntp"           # TNTP trips file, or an OD CSV for OSM areas
-    profile = "china"                # generic | china | china-mountain
-    crs = "EPSG:32648"               # CRS of a TNTP network's node coordinates
-    consolidate = true               # (accepted for OSM presets)
-    tolerance = 10.0
+    path = "town.osm.pbf"            # or dataset / query (a place) / bbox / polygon
+    profile = "china"
 
     [demand]
-    n_zones = 12                     # internal zones (k-means)
-    scale = 1.0                      # multiply every trip
-    od_period = "peak hour"          # the period an OD CSV covers
-    external_share = 0.2
-    gateway_classes = ["motorway", "trunk"]
-    gateway_refs = ["G85"]
-
-    [[gateway]]                      # notes on expected gateways (not used by code)
-
-    [assignment]                     # command = "assign"
-    method = "bush"                  # auto | msa | fw | cfw | bfw | bush
-    gap = 1e-6
-    max_iter = 1000
-    time_limit = 60.0
-    toll_factor = 0.0
-    distance_factor = 0.0
-
-    [candidates]
-    source = "auto"                  # auto | instance | a CSV/GeoJSON path
-    max = 12                         # generated candidates
+    n_zones = 12
+    scale = 1.0
 
     [optimize]
-    budget = 50000.0                 # or budget_share = 0.3
-    objective = "connectivity"       # auto | tstt | connectivity
+    budget_share = 0.3
     weights = { internal = 0.5, external = 0.5 }
-    min_resilience = 0.9
-    method = "bnb"                   # bnb | enumerate | greedy
-    gap = 1e-8
-    time_limit = 600.0
-    value_of_time = 40.0
 
     [output]
-    dir = "out"                      # relative to this file; default ./roadopt-out
+    dir = "out"
 
 Paths are relative to the scenario file; ``${VAR}`` (any environment variable, for
-example ``${ROADOPT_DATA_DIR}``) is expanded. The Zigong presets in ``networks/presets``
-are scenario files.
+example ``${ROADOPT_DATA_DIR}``) is expanded in every string. The Zigong presets in
+``networks/presets`` are scenario files.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import tomllib
@@ -73,90 +42,82 @@ from typing import Any
 
 from networks.errors import FileFormatError
 
-__all__ = ["SCHEMA", "Scenario", "load_scenario", "run_scenario", "scenario_from_dict"]
+from ..errors import OptionError
+from .settings import (
+    COMMANDS,
+    JOBS,
+    Field,
+    GatewayNote,
+    Job,
+    Section,
+    coerce,
+    specs,
+)
 
-_NUM = (int, float)
-_PATHS = {("network", "path"), ("network", "trips"), ("candidates", "source"), ("output", "dir")}
+__all__ = [
+    "Scenario",
+    "job_from_doc",
+    "load_scenario",
+    "run_scenario",
+    "scenario_from_dict",
+    "schema",
+    "schema_text",
+]
 
-SCHEMA: dict[str, Any] = {
-    "name": str,
-    "title": str,
-    "command": str,
-    "seed": int,
-    "description": str,
-    "network": {
-        "source": str,
-        "path": str,
-        "dataset": str,
-        "query": str,
-        "bbox": list,
-        "polygon": list,
-        "trips": str,
-        "profile": str,
-        "crs": str,
-        "consolidate": bool,
-        "tolerance": _NUM,
-    },
-    "demand": {
-        "n_zones": int,
-        "seed": int,
-        "scale": _NUM,
-        "od_period": str,
-        "external_share": _NUM,
-        "gateway_classes": list,
-        "gateway_refs": list,
-    },
-    "gateway": [{"road": str, "ref": str, "class": str, "note": str}],
-    "assignment": {
-        "method": str,
-        "gap": _NUM,
-        "max_iter": int,
-        "time_limit": _NUM,
-        "toll_factor": _NUM,
-        "distance_factor": _NUM,
-    },
-    "candidates": {"source": str, "max": int},
-    "optimize": {
-        "budget": _NUM,
-        "budget_share": _NUM,
-        "objective": str,
-        "weights": dict,
-        "min_resilience": _NUM,
-        "method": str,
-        "gap": _NUM,
-        "time_limit": _NUM,
-        "value_of_time": _NUM,
-    },
-    "output": {"dir": str},
-}
-_CHOICES = {
-    ("command",): ("optimize", "assign"),
-    ("network", "source"): ("builtin", "file", "dataset", "place", "bbox", "polygon"),
-    ("network", "profile"): ("generic", "china", "china-mountain"),
-    ("assignment", "method"): ("auto", "msa", "fw", "cfw", "bfw", "bush"),
-    ("optimize", "objective"): ("auto", "tstt", "connectivity"),
-    ("optimize", "method"): ("bnb", "enumerate", "greedy"),
-}
+#: Array-of-tables a scenario may hold for documentation only (not used by code).
+NOTES: dict[str, type[Section]] = {"gateway": GatewayNote}
 
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """A checked scenario: its document (paths resolved) and where it came from."""
+    """A checked scenario: its job settings, where it came from, its notes."""
 
-    doc: dict[str, Any]
+    job: Job
     path: Path | None
     text: str = ""
+    notes: tuple[Section, ...] = ()
 
     @property
     def name(self) -> str:
-        return str(self.doc.get("name") or (self.path.stem if self.path else "scenario"))
+        return str(self.job.meta.name or (self.path.stem if self.path else "scenario"))
 
     @property
     def command(self) -> str:
-        return str(self.doc.get("command", "optimize"))
+        return self.job.meta.command
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """Every setting of the run as a scenario document (paths resolved)."""
+        return self.job.document()
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
+        """A value of :attr:`doc` by table and key."""
         return self.doc.get(table, {}).get(key, default)
+
+
+def schema(job: type[Job]) -> dict[str, dict[str, Field]]:
+    """TOML table -> key -> setting, for a job type (``""`` is the top level)."""
+    out: dict[str, dict[str, Field]] = {}
+    for f in job.fields():
+        if f.spec.toml:
+            out.setdefault(f.table, {})[f.key] = f
+    return out
+
+
+def schema_text() -> str:
+    """The scenario schema of every command, for people (one line per key)."""
+    lines = []
+    for command, job in JOBS.items():
+        lines.append(f'# command = "{command}"')
+        for table, keys in schema(job).items():
+            lines.append(f"[{table}]" if table else "# top level")
+            for key, f in keys.items():
+                lines.append(f"{key:18s} {f.describe()}")
+            lines.append("")
+    for table, cls in NOTES.items():
+        lines.append(f"[[{table}]]  {(cls.__doc__ or '').strip().splitlines()[0]}")
+        lines += [f"{f.key:18s} {f.describe()}" for f in specs(cls)]
+    return "\n".join(lines) + "\n"
 
 
 def _line_of(text: str, table: str | None, key: str) -> int | None:
@@ -175,79 +136,26 @@ def _line_of(text: str, table: str | None, key: str) -> int | None:
     return None
 
 
-def _err(where: str, text: str, table: str | None, key: str, msg: str) -> FileFormatError:
+def error_at(where: str, text: str, table: str | None, key: str, msg: str) -> FileFormatError:
+    """A scenario error naming the file, the line of ``table.key`` and the key."""
+    table = table or None
     line = _line_of(text, table, key)
     name = key if table is None else f"{table}.{key}"
     return FileFormatError(where, msg, line=line, field=name)
 
 
-def _check(doc: Mapping[str, Any], where: str, text: str) -> None:
-    for key, val in doc.items():
-        spec = SCHEMA.get(key)
-        if spec is None and key != "sweep":
-            raise _err(where, text, None, key, f"unknown key; known: {', '.join(SCHEMA)}")
-        if key == "sweep":
-            continue
-        if isinstance(spec, dict):
-            if not isinstance(val, dict):
-                raise _err(where, text, None, key, "must be a table, e.g. [" + key + "]")
-            for k2, v2 in val.items():
-                want = spec.get(k2)
-                if want is None:
-                    raise _err(
-                        where, text, key, k2, f"unknown key in [{key}]; known: {', '.join(spec)}"
-                    )
-                _check_type(v2, want, where, text, key, k2)
-        elif isinstance(spec, list):
-            if not isinstance(val, list) or not all(isinstance(v, dict) for v in val):
-                raise _err(where, text, None, key, "must be an array of tables [[" + key + "]]")
-            for item in val:
-                for k2, v2 in item.items():
-                    want = spec[0].get(k2)
-                    if want is None:
-                        raise _err(
-                            where,
-                            text,
-                            key,
-                            k2,
-                            f"unknown key in [[{key}]]; known: {', '.join(spec[0])}",
-                        )
-                    _check_type(v2, want, where, text, key, k2)
-        else:
-            _check_type(val, spec, where, text, None, key)
-
-
-def _check_type(v: Any, want: Any, where: str, text: str, table: str | None, key: str) -> None:
-    ok = isinstance(v, want) and not (want in (int, _NUM) and isinstance(v, bool))
-    if want is _NUM and isinstance(v, bool):
-        ok = False
-    if not ok:
-        names = {
-            str: "a string",
-            int: "a whole number",
-            bool: "true or false",
-            list: "an array",
-            dict: "an inline table",
-        }
-        expected = "a number" if want is _NUM else names.get(want, str(want))
-        raise _err(where, text, table, key, f"is {v!r}; expected {expected}")
-    choice = _CHOICES.get((key,) if table is None else (table, key))
-    if choice and v not in choice:
-        raise _err(where, text, table, key, f"is {v!r}; choose one of {', '.join(choice)}")
-
-
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand(value: str, where: str, text: str, table: str, key: str) -> str:
+def _expand(value: str, where: str, text: str, f: Field) -> str:
     def sub(m: re.Match) -> str:
         v = os.environ.get(m.group(1))
         if v is None:
-            raise _err(
+            raise error_at(
                 where,
                 text,
-                table,
-                key,
+                f.table,
+                f.key,
                 f"uses ${{{m.group(1)}}}, but that environment variable is not set",
             )
         return v
@@ -255,78 +163,128 @@ def _expand(value: str, where: str, text: str, table: str, key: str) -> str:
     return _VAR.sub(sub, value)
 
 
-def _resolve(doc: dict[str, Any], base: Path | None, where: str, text: str) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    for table, key in _PATHS:
-        t = doc.get(table)
-        if isinstance(t, dict) and isinstance(t.get(key), str):
-            v = _expand(t[key], where, text, table, key)
-            if table == "candidates" and v in ("auto", "instance"):
-                t[key] = v
-                continue
+def _value(f: Field, raw: Any, base: Path | None, where: str, text: str) -> Any:
+    """A TOML value checked and converted for its setting (paths resolved)."""
+    try:
+        v = coerce(raw, f.type)
+    except ValueError as exc:
+        raise error_at(where, text, f.table, f.key, str(exc)) from None
+    if isinstance(v, str):
+        v = _expand(v, where, text, f)
+        if f.spec.path and v not in f.spec.keep:
             p = Path(v).expanduser()
             if not p.is_absolute() and base is not None:
                 p = base / p
-            t[key] = str(p)
-    net = doc.get("network", {})
-    for key in ("query", "dataset", "crs"):
-        if isinstance(net.get(key), str):
-            net[key] = _expand(net[key], where, text, "network", key)
-    src = net.get("source")
-    given = [
-        k
-        for k, s in (
-            ("path", "file"),
-            ("dataset", "dataset"),
-            ("query", "place"),
-            ("bbox", "bbox"),
-            ("polygon", "polygon"),
+            v = str(p)
+    return v
+
+
+def _section_values(doc: Mapping[str, Any], table: str) -> tuple[Mapping[str, Any], str | None]:
+    """The key/value pairs of a table (the top level's plain values for ``""``)."""
+    if not table:
+        return {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}, None
+    return doc.get(table, {}), table
+
+
+def job_from_doc(
+    doc: Mapping[str, Any], *, base: Path | None = None, where: str = "scenario", text: str = ""
+) -> tuple[Job, tuple[Section, ...]]:
+    """Check a scenario document and build its job (and notes).
+
+    Raises
+    ------
+    FileFormatError
+        Naming the key and line of an unknown key, a wrong type, a value outside its
+        choices, a missing required value, a value its setting refuses or an unset
+        environment variable.
+    """
+    command = doc.get("command", "optimize")
+    if command not in COMMANDS:
+        raise error_at(
+            where, text, None, "command", f"is {command!r}; choose one of {', '.join(COMMANDS)}"
         )
-        if k in net
-    ]
-    inferred = {
-        "path": "file",
-        "dataset": "dataset",
-        "query": "place",
-        "bbox": "bbox",
-        "polygon": "polygon",
-    }
-    if src is None:
-        if len(given) > 1:
-            raise _err(
-                where, text, "network", given[1], "name one network source: " + " or ".join(given)
-            )
-        net_src = inferred[given[0]] if given else "builtin"
-        if net:
-            net["source"] = net_src
-    else:
-        need = {
-            "file": "path",
-            "dataset": "dataset",
-            "place": "query",
-            "bbox": "bbox",
-            "polygon": "polygon",
-        }.get(src)
-        if need and need not in net:
-            raise _err(where, text, "network", "source", f"source = {src!r} needs a '{need}' key")
-    if "bbox" in net and (
-        len(net["bbox"]) != 4 or not all(isinstance(v, _NUM) for v in net["bbox"])
-    ):
-        raise _err(where, text, "network", "bbox", "must be [west, south, east, north] in degrees")
-    opt = doc.get("optimize", {})
-    if "budget" in opt and "budget_share" in opt:
-        raise _err(
-            where, text, "optimize", "budget_share", "give budget or budget_share, not both"
-        )
-    return doc
+    job_cls = JOBS[command]
+    tables = schema(job_cls)
+    for key, val in doc.items():
+        if key in tables.get("", {}) or key in NOTES:
+            continue
+        if key not in tables:
+            known = [*tables.get("", {}), *(t for t in tables if t), *NOTES]
+            raise error_at(where, text, None, key, f"unknown key; known: {', '.join(known)}")
+        if not isinstance(val, dict):
+            raise error_at(where, text, None, key, f"must be a table, e.g. [{key}]")
+        for k2 in val:
+            if k2 not in tables[key]:
+                raise error_at(
+                    where,
+                    text,
+                    key,
+                    k2,
+                    f"unknown key in [{key}] for command = {command!r}; known: "
+                    f"{', '.join(tables[key])}",
+                )
+    sections: dict[str, Section] = {}
+    for name, cls in job_cls.SECTIONS.items():
+        values: dict[str, Any] = {}
+        for f in specs(cls):
+            if not f.spec.toml:
+                continue
+            table, _ = _section_values(doc, f.table)
+            if f.key in table:
+                values[f.name] = _value(f, table[f.key], base, where, text)
+        sections[name] = _build(cls, values, job_cls, where, text)
+    notes = []
+    for table, cls in NOTES.items():
+        items = doc.get(table, [])
+        if not isinstance(items, list) or not all(isinstance(v, dict) for v in items):
+            raise error_at(where, text, None, table, f"must be an array of tables [[{table}]]")
+        keys = {f.key: f for f in specs(cls)}
+        for item in items:
+            values = {}
+            for k, v in item.items():
+                if k not in keys:
+                    raise error_at(
+                        where, text, table, k, f"unknown key in [[{table}]]; known: "
+                        f"{', '.join(keys)}"
+                    )  # fmt: skip
+                values[keys[k].name] = _value(keys[k], v, base, where, text)
+            notes.append(_build(cls, values, job_cls, where, text))
+    return job_cls(**sections), tuple(notes)
+
+
+def _build(
+    cls: type[Section], values: dict[str, Any], job: type[Job], where: str, text: str
+) -> Section:
+    try:
+        return cls(**values)
+    except OptionError as exc:
+        f = next((f for f in specs(cls) if f.name == exc.option), None)
+        if f is None:
+            f = next(f for f in job.fields() if f.name == exc.option)
+        raise error_at(where, text, f.table, f.key, exc.detail) from None
 
 
 def scenario_from_dict(
     doc: Mapping[str, Any], *, base: Path | None = None, where: str = "scenario"
 ) -> Scenario:
     """Check a scenario given as a dict (paths relative to ``base``)."""
-    _check(doc, where, "")
-    return Scenario(_resolve(dict(doc), base, where, ""), None, "")
+    job, notes = job_from_doc(doc, base=base, where=where)
+    return Scenario(job, None, "", notes)
+
+
+def _preset(name: str) -> Path | None:
+    from importlib import resources
+
+    cand = resources.files("networks") / "presets" / f"{name}.toml"
+    return Path(str(cand)) if cand.is_file() else None
+
+
+def presets() -> list[str]:
+    """Names of the bundled scenario presets (``roadopt run NAME``)."""
+    from importlib import resources
+
+    folder = resources.files("networks") / "presets"
+    return sorted(Path(str(p)).stem for p in folder.iterdir() if str(p).endswith(".toml"))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -340,18 +298,13 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     if not p.exists() and not p.suffix:
-        from importlib import resources
-
-        cand = resources.files("networks") / "presets" / f"{path}.toml"
-        if cand.is_file():
-            text = cand.read_text("utf-8")
-            p = Path(str(cand))
-        else:
+        found = _preset(str(path))
+        if found is None:
             raise FileNotFoundError(f"{path}: no such scenario file or bundled preset")
+        p = found
     elif not p.exists():
         raise FileNotFoundError(f"{p}: no such scenario file")
-    else:
-        text = p.read_text(encoding="utf-8")
+    text = p.read_text(encoding="utf-8")
     where = str(p)
     try:
         doc = tomllib.loads(text)
@@ -360,55 +313,13 @@ def load_scenario(path: str | Path) -> Scenario:
         raise FileFormatError(
             where, f"is not valid TOML: {exc}", line=int(m.group(1)) if m else None
         ) from None
-    _check(doc, where, text)
-    return Scenario(_resolve(doc, p.parent, where, text), p, text)
-
-
-def open_scenario_study(sc: Scenario):
-    """The :class:`networks.Study` a scenario describes."""
-    from networks import open_study
-
-    net = sc.doc.get("network", {})
-    dem = sc.doc.get("demand", {})
-    src = net.get("source", "builtin")
-    seed = int(dem.get("seed", sc.doc.get("seed", 0)))
-    kwargs: dict[str, Any] = {
-        "profile": net.get("profile", "generic"),
-        "n_zones": dem.get("n_zones"),
-        "seed": seed,
-        "od_period": dem.get("od_period"),
-        "crs": net.get("crs"),
-        "trips": net.get("trips"),
-    }
-    extra = {k: dem[k] for k in ("external_share", "gateway_refs") if k in dem}
-    if "gateway_classes" in dem:
-        kwargs["gateway_classes"] = dem["gateway_classes"]
-    if extra:
-        kwargs["demand_options"] = extra
-    if src == "file":
-        study = open_study(net["path"], **kwargs)
-    elif src == "dataset":
-        study = open_study(net["dataset"], **kwargs)
-    elif src == "place":
-        study = open_study(place=net["query"], **kwargs)
-    elif src == "bbox":
-        study = open_study(bbox=tuple(net["bbox"]), **kwargs)
-    elif src == "polygon":
-        import shapely
-
-        study = open_study(polygon=shapely.Polygon(net["polygon"]), **kwargs)
-    else:
-        study = open_study(**kwargs)
-    scale = dem.get("scale")
-    if scale is not None and study.demand is not None and float(scale) != 1.0:
-        from dataclasses import replace
-
-        study = replace(
-            study,
-            demand=study.demand.scaled(float(scale)),
-            meta={**study.meta, "demand_scale": float(scale)},
-        )
-    return study
+    if "sweep" in doc:
+        raise error_at(
+            where, text, None, "sweep", "a [sweep] table makes this a sweep file: run it with "
+            "roadopt batch"
+        )  # fmt: skip
+    job, notes = job_from_doc(doc, base=p.parent, where=where, text=text)
+    return Scenario(job, p, text, notes)
 
 
 def run_scenario(
@@ -417,88 +328,28 @@ def run_scenario(
     """Run a scenario: an assignment or an optimization, writing its outputs.
 
     Returns the :class:`optimizer.AssignmentResult` (``command = "assign"``) or the
-    :class:`optimizer.pipeline.PlanRun` (``command = "optimize"``).
+    :class:`optimizer.jobs.pipeline.PlanRun` (``command = "optimize"``).
     """
-    from .documents import version
-    from .outputs import prepare_out_dir
+    from .outputs import prepare_out_dir, write_assign_outputs, write_plan_outputs
+    from .pipeline import run_assign, run_optimize
 
-    out_dir = Path(out) if out is not None else Path(sc.get("output", "dir", "roadopt-out"))
-    settings = {
-        "scenario": sc.doc,
-        "scenario_file": str(sc.path) if sc.path else None,
-        "version": version(),
-    }
+    out_dir = Path(out) if out is not None else Path(sc.job.output.out)
+    settings = sc.doc
+    source = str(sc.path) if sc.path else None
     if write:
         prepare_out_dir(out_dir, overwrite=overwrite, key=settings)
-    study = open_scenario_study(sc)
     if sc.command == "assign":
-        from ..assignment import assign
-
-        a = sc.doc.get("assignment", {})
-        result = assign(
-            study.network,
-            study.demand,
-            method=a.get("method", "auto"),
-            rgap=float(a.get("gap", 1e-4)),
-            max_iter=a.get("max_iter"),
-            time_limit=a.get("time_limit"),
-            toll_factor=float(a.get("toll_factor", 0.0)),
-            distance_factor=float(a.get("distance_factor", 0.0)),
-        )
+        study, result = run_assign(sc.job)  # type: ignore[arg-type]
         if write:
-            _write_assign_outputs(study, result, out_dir, settings)
+            write_assign_outputs(study, result, out_dir, settings, scenario_file=source)
         return result
-    from ..search import Appraisal
-    from .pipeline import plan_study
-
-    o = sc.doc.get("optimize", {})
-    c = sc.doc.get("candidates", {})
-    a = sc.doc.get("assignment", {})
-    run = plan_study(
-        study,
-        candidates=c.get("source"),
-        budget=o.get("budget"),
-        budget_share=o.get("budget_share"),
-        objective=o.get("objective", "auto"),
-        weights=o.get("weights"),
-        min_resilience=o.get("min_resilience"),
-        method=o.get("method", "bnb"),
-        rgap=float(o.get("gap", 1e-8)),
-        time_limit=o.get("time_limit"),
-        max_candidates=int(c.get("max", 12)),
-        appraisal=Appraisal(value_of_time=float(o.get("value_of_time", 40.0))),
-        toll_factor=float(a.get("toll_factor", 0.0)),
-        distance_factor=float(a.get("distance_factor", 0.0)),
-        seed=int(sc.doc.get("seed", 0)),
-    )
+    run = run_optimize(sc.job)  # type: ignore[arg-type]
     if write:
-        from .outputs import write_plan_outputs
-
-        write_plan_outputs(run, out_dir, settings=settings)
+        write_plan_outputs(
+            run, out_dir, settings=settings, report=sc.job.output.report, scenario_file=source
+        )
     return run
 
 
-def _write_assign_outputs(
-    study: Any, result: Any, out_dir: Path, settings: dict[str, Any]
-) -> None:
-    import json
-
-    from networks._io import atomic_write_text
-
-    from .documents import jsonable
-
-    doc = {
-        "network": study.network.name,
-        "source": study.source,
-        **result.summary(),
-        "history": result.history.as_dict(),
-        "run": {"settings": jsonable(settings)},
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from .outputs import write_flow_layer
-
-    geo = study.network.crs is not None and (
-        study.network.has_coordinates or "geometry" in study.network.extra
-    )
-    write_flow_layer(study.network, result, str(out_dir / ("flows.gpkg" if geo else "flows.csv")))
-    atomic_write_text(out_dir / "plan.json", json.dumps(jsonable(doc), indent=2) + "\n")
+if __name__ == "__main__":  # pragma: no cover
+    print(schema_text(), end="")
