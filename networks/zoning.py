@@ -664,7 +664,7 @@ def zones_from_polygons(
 
 # ---------------------------------------------------------------------- gateways
 def _class_rank(c: str) -> int:
-    from .osm import class_rank
+    from .roads import class_rank
 
     return class_rank(c)
 

@@ -396,7 +396,7 @@ def _road_profile(network: Network, profile: Any = None) -> Any:
     A network built from OSM records its profile in ``extra["profile"]``; another network
     whose units are km and km/h and whose classes are OSM classes gets the generic profile.
     """
-    from networks.osm import PROFILES, get_profile
+    from networks.roads import PROFILES, get_profile
 
     if profile is not None:
         return get_profile(profile)
@@ -424,7 +424,7 @@ def _way_ids(network: Network, link: int) -> tuple[int, ...]:
 def _link_type(network: Network, road_class: str) -> int:
     if not _is_osm(network):
         return 0
-    from networks.osm import LINK_TYPE
+    from networks.roads import LINK_TYPE
 
     return LINK_TYPE.get(road_class, 0)
 
@@ -1327,7 +1327,7 @@ def _effects(
         scale["lanes"] = lanesf
     cls = c.road_class
     if cls is not None and c.kind == "upgrade":
-        from networks.osm import class_rank
+        from networks.roads import class_rank
 
         if profile is not None and cls not in profile.table:
             raise row.error(
@@ -1748,7 +1748,7 @@ class _Context:
 
     def new_road(self, a: int, b: int, cls: str) -> dict[str, Any]:
         """Attributes of a new two-way road a <-> b of class ``cls``."""
-        from networks.osm import BPR_BY_CLASS
+        from networks.roads import BPR_BY_CLASS
 
         prof = self.prof
         straight_km = self.straight_m(a, b) / 1000.0
@@ -1934,7 +1934,7 @@ def generate_candidates(
     _check_generate_inputs(network, demand, result)
     prof = _road_profile(network, profile)
     if prof is None:
-        from networks.osm import PROFILES
+        from networks.roads import PROFILES
 
         prof = PROFILES["generic"]
     terrain = (
@@ -2306,7 +2306,7 @@ def _dedup(ctx: _Context, props: list[_Proposal], top: int) -> list[_Proposal]:
 
 
 def _access(ctx: _Context, max_m: float) -> list[_Proposal]:
-    from networks.osm import class_rank
+    from networks.roads import class_rank
 
     net = ctx.net
     cls_new = ACCESS_CLASS if ACCESS_CLASS in ctx.prof.table else "road"
