@@ -62,9 +62,7 @@ import json
 import logging
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +102,7 @@ __all__ = [
     "from_file",
     "from_place",
     "from_polygon",
-    "from_preset",
     "graph_to_network",
-    "load_preset",
-    "presets",
     "read_buildings",
     "utm_crs",
 ]
@@ -984,91 +979,3 @@ def builtin_town(*, profile: str = "generic", consolidate: bool = True) -> Netwo
 
     path = pyrosm.get_data("test_pbf")
     return from_file(path, profile=profile, consolidate=consolidate, name="builtin-town")
-
-
-# ---------------------------------------------------------------------- presets
-#: Keys each preset's ``[network]`` table may hold, with the sources that need them.
-_PRESET_SOURCES = {"place": "query", "bbox": "bbox", "polygon": "polygon", "file": "path"}
-
-
-def presets() -> list[str]:
-    """Names of the bundled scenario presets (``networks/presets/*.toml``)."""
-    root = resources.files("networks") / "presets"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-def load_preset(name_or_path: str | Path) -> dict[str, Any]:
-    """Read and check a scenario preset: a bundled name or a path to a TOML file.
-
-    The schema is documented at the top of ``networks/presets/ziliujing.toml``: a
-    ``[network]`` table (``source`` = ``place``/``bbox``/``polygon``/``file`` with its
-    ``query``/``bbox``/``polygon``/``path``, ``profile``, optional ``consolidate`` and
-    ``tolerance``) and a ``[demand]`` table of :func:`networks.zoning.synthesize_demand`
-    keywords.
-
-    Raises
-    ------
-    FileFormatError
-        When the TOML is malformed or a required key is missing.
-    """
-    p = Path(name_or_path)
-    if not p.suffix and not p.exists():
-        if str(name_or_path) not in presets():
-            raise FileFormatError(
-                f"preset {name_or_path!r}", f"unknown preset; bundled: {', '.join(presets())}"
-            )
-        text = (resources.files("networks") / "presets" / f"{name_or_path}.toml").read_text(
-            "utf-8"
-        )
-        where = f"networks/presets/{name_or_path}.toml"
-    else:
-        text = p.read_text(encoding="utf-8")
-        where = str(p)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FileFormatError(where, f"is not valid TOML: {exc}") from None
-    net = doc.get("network")
-    if not isinstance(net, dict):
-        raise FileFormatError(where, "has no [network] table")
-    src = net.get("source")
-    if src not in _PRESET_SOURCES:
-        raise FileFormatError(
-            where,
-            f"source = {src!r}; expected one of {', '.join(_PRESET_SOURCES)}",
-            field="source",
-        )
-    if _PRESET_SOURCES[src] not in net:
-        raise FileFormatError(where, f"source = {src!r} needs a '{_PRESET_SOURCES[src]}' key")
-    get_profile(net.get("profile", "generic"))
-    doc.setdefault("demand", {})
-    doc.setdefault("name", Path(where).stem)
-    return doc
-
-
-def from_preset(name_or_path: str | Path, **overrides: Any) -> Network:
-    """Build the network of a scenario preset (see :func:`load_preset`).
-
-    ``place``, ``bbox`` and ``polygon`` sources need the internet. Keyword ``overrides``
-    replace keys of the ``[network]`` table (``profile``, ``consolidate``, ``tolerance``).
-    """
-    import shapely
-
-    doc = load_preset(name_or_path)
-    net = {**doc["network"], **overrides}
-    kw = {
-        "profile": net.get("profile", "generic"),
-        "consolidate": bool(net.get("consolidate", True)),
-        "tolerance": float(net.get("tolerance", DEFAULT_TOLERANCE_M)),
-        "name": str(doc["name"]),
-    }
-    if "highway" in net:
-        kw["highway"] = list(net["highway"])
-    src = net["source"]
-    if src == "place":
-        return from_place(net["query"], **kw)
-    if src == "bbox":
-        return from_bbox(net["bbox"], **kw)
-    if src == "polygon":
-        return from_polygon(shapely.Polygon(net["polygon"]), **kw)
-    return from_file(net["path"], **kw)

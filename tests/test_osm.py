@@ -1,4 +1,4 @@
-"""networks.osm: OSM files, online queries (faked), the built-in town, errors, presets.
+"""networks.osm: OSM files, online queries (faked), the built-in town, errors.
 
 No test touches the network: every osmnx download function is replaced by a fake, and a
 guard makes any HTTP request fail.
@@ -10,7 +10,6 @@ import bz2
 import gzip
 import math
 import re
-import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -480,55 +479,6 @@ def test_online_errors_are_wrapped(fake_osmnx):
     import osmnx as ox
 
     assert "lanes:forward" not in ox.settings.useful_tags_way
-
-
-# ---------------------------------------------------------------------- presets
-def test_presets_parse_and_have_the_expected_keys():
-    names = osm.presets()
-    assert len(names) >= 4 and "ziliujing" in names
-    root = Path(osm.__file__).parent / "presets"
-    for name in names:
-        text = (root / f"{name}.toml").read_text(encoding="utf-8")
-        assert "NEEDS THE INTERNET" in text
-        doc = tomllib.loads(text)
-        assert {"name", "title", "network", "demand"} <= set(doc)
-        net = doc["network"]
-        assert net["source"] in ("place", "bbox", "polygon", "file")
-        assert net["profile"] in roads.PROFILES
-        if net["source"] == "place":
-            assert "Zigong" in net["query"] and "Sichuan" in net["query"]
-        if net["source"] == "bbox":
-            w, s, e, n = osm._check_bbox(net["bbox"])
-            assert osm.utm_crs((w + e) / 2, (s + n) / 2) == "EPSG:32648"  # Zigong's zone
-        dem = doc["demand"]
-        assert isinstance(dem["n_zones"], int) and isinstance(dem["seed"], int)
-        assert 0 <= dem["external_share"] < 1
-        assert set(dem["gateway_classes"]) <= set(roads.ROAD_CLASSES)
-        assert doc["gateway"], "each preset names the roads that serve as gateways"
-        assert osm.load_preset(name)["name"] == name
-
-
-def test_preset_builds_with_a_fake_osmnx(fake_osmnx, tmp_path):
-    net = osm.from_preset("ziliujing")
-    assert net.name == "ziliujing" and net.extra["profile"] == "china"
-    p = tmp_path / "mine.toml"
-    p.write_text(f'[network]\nsource = "file"\npath = "{TOWN.as_posix()}"\nprofile = "generic"\n')
-    assert osm.from_preset(p).num_links == 16
-
-
-def test_bad_presets(tmp_path):
-    with pytest.raises(FileFormatError, match="unknown preset"):
-        osm.load_preset("atlantis")
-    p = tmp_path / "bad.toml"
-    p.write_text("[network\n")
-    with pytest.raises(FileFormatError, match="not valid TOML"):
-        osm.load_preset(p)
-    p.write_text('[network]\nsource = "place"\n')
-    with pytest.raises(FileFormatError, match="needs a 'query'"):
-        osm.load_preset(p)
-    p.write_text('[network]\nsource = "magic"\n')
-    with pytest.raises(FileFormatError, match="source"):
-        osm.load_preset(p)
 
 
 def test_fft_matches_speed_everywhere(builtin):
