@@ -960,22 +960,37 @@ def read_buildings(
     return out.to_crs(crs) if crs else out
 
 
-@functools.lru_cache(maxsize=2)
-def builtin_town(*, profile: str = "generic", consolidate: bool = True) -> Network:
+def builtin_town(
+    *,
+    profile: str = "generic",
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> Network:
     """The built-in default: the real small-town extract inside the pyrosm wheel (offline).
 
     ``pyrosm.get_data("test_pbf")``: a town in south-eastern Finland, about 2 x 2 km, with a
     motorway, secondary, tertiary and residential roads and about 2,200 buildings. OSM data
-    (c) OpenStreetMap contributors, ODbL.
+    (c) OpenStreetMap contributors, ODbL. The same options give the same (cached) network.
 
     Parameters
     ----------
     profile
         Road profile name.
-    consolidate
-        Consolidate intersections.
+    consolidate, tolerance
+        As for :func:`graph_to_network`.
     """
+    return _builtin_town(str(profile), bool(consolidate), float(tolerance))
+
+
+@functools.lru_cache(maxsize=2)
+def _builtin_town(profile: str, consolidate: bool, tolerance: float) -> Network:
     import pyrosm
 
     path = pyrosm.get_data("test_pbf")
-    return from_file(path, profile=profile, consolidate=consolidate, name="builtin-town")
+    return from_file(
+        path,
+        profile=profile,
+        consolidate=consolidate,
+        tolerance=tolerance,
+        name="builtin-town",
+    )

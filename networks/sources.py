@@ -9,11 +9,13 @@ go through it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import osm
 from .demand import Demand
 from .network import Network
 
@@ -65,6 +67,8 @@ def open_study(
     bbox: Any = None,
     polygon: Any = None,
     profile: str = "generic",
+    consolidate: bool = True,
+    tolerance: float = osm.DEFAULT_TOLERANCE_M,
     n_zones: int | None = None,
     zones: Any = None,
     gateways: Any = None,
@@ -90,6 +94,9 @@ def open_study(
         ``(west, south, east, north)`` box in degrees, or a polygon.
     profile
         Road-class defaults for OSM: ``"generic"``, ``"china"`` or ``"china-mountain"``.
+    consolidate, tolerance
+        OSM sources (the built-in town too): merge the nodes of complex intersections
+        within ``tolerance`` metres (:func:`networks.osm.graph_to_network`).
     n_zones, zones, gateways, gateway_classes, seed
         Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`).
     crs
@@ -101,19 +108,27 @@ def open_study(
     given = [x is not None for x in (source, place, bbox, polygon)]
     if sum(given) > 1:
         raise ValueError("name one network source: a NETWORK, a place, a bbox or a polygon")
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        tol = math.nan
+    if consolidate and not (math.isfinite(tol) and tol > 0):
+        raise ValueError(
+            f"tolerance={tolerance!r}: the consolidation tolerance is a distance in metres, "
+            f"a number > 0 (default {osm.DEFAULT_TOLERANCE_M:g})"
+        )
+    osm_options = {"profile": profile, "consolidate": bool(consolidate), "tolerance": tol}
     meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
     opts = dict(demand_options or {})
     if place is not None or bbox is not None or polygon is not None:
-        from . import osm
-
         if place is not None:
-            net = osm.from_place(place, profile=profile)
+            net = osm.from_place(place, **osm_options)
             what = f"OpenStreetMap place {place!r}"
         elif bbox is not None:
-            net = osm.from_bbox(bbox, profile=profile)
+            net = osm.from_bbox(bbox, **osm_options)
             what = f"OpenStreetMap bbox {tuple(bbox)}"
         else:
-            net = osm.from_polygon(polygon, profile=profile)
+            net = osm.from_polygon(polygon, **osm_options)
             what = "OpenStreetMap polygon"
         return _osm_study(
             net,
@@ -129,9 +144,7 @@ def open_study(
             opts,
         )
     if source is None:
-        from . import osm
-
-        net = osm.builtin_town(profile=profile)
+        net = osm.builtin_town(**osm_options)
         classes = gateway_classes or BUILTIN_GATEWAY_CLASSES
         return _osm_study(
             net,
@@ -148,9 +161,7 @@ def open_study(
         )
     p = Path(source)
     if p.exists() and is_osm_file(p):
-        from . import osm
-
-        net = osm.from_file(p, profile=profile)
+        net = osm.from_file(p, **osm_options)
         return _osm_study(
             net,
             f"OpenStreetMap file {p}",
