@@ -19,7 +19,7 @@ import shapely
 
 from networks import FileFormatError, Network, osm, roads
 from networks.network import OSM_UNITS
-from networks.zoning import largest_scc
+from networks.zones import largest_scc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOWN = FIXTURES / "town.osm"
