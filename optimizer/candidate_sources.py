@@ -117,7 +117,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from networks._io import atomic_write_text, read_text_file
+from networks._io import atomic_write_text, format_float, read_text_file
 from networks.demand import Demand
 from networks.errors import FileFormatError
 from networks.network import Network
@@ -1402,10 +1402,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        x = float(v)
-        if math.isnan(x):
-            return ""
-        return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+        return "" if math.isnan(v) else format_float(v)
     return str(v)
 
 
