@@ -11,6 +11,7 @@ from networks.errors import (
 )
 
 __all__ = [
+    "CandidateFileError",
     "DatasetNotFoundError",
     "DisconnectedDemandError",
     "FileFormatError",
@@ -39,6 +40,10 @@ class DisconnectedDemandError(InvalidDemandError):
 
 class InvalidCandidatesError(RoadoptError, ValueError):
     """Candidate upgrades that cannot be used (unknown nodes, negative cost, ...)."""
+
+
+class CandidateFileError(FileFormatError, InvalidCandidatesError):
+    """A candidates file that cannot be used; names the file, line or feature and field."""
 
 
 class InfeasibleBudgetError(RoadoptError, ValueError):

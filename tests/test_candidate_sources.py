@@ -13,16 +13,11 @@ from networks import open_study
 from networks.errors import FileFormatError
 from networks.synthetic import grid
 from optimizer import assign
-from optimizer.candidate_sources import (
-    DEFAULT_COSTS,
-    SOURCES,
-    CandidateFileError,
-    generate_candidates,
-    read_candidates,
-    write_candidates,
-)
+from optimizer.candidate_files import CandidateFileError, read_candidates, write_candidates
 from optimizer.candidates import CandidateSet
+from optimizer.costs import DEFAULT_COSTS
 from optimizer.errors import InvalidCandidatesError
+from optimizer.generate import SOURCES, generate_candidates
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -76,7 +76,8 @@ def resolve_candidates(
         candidates = "instance" if net.candidates is not None else "auto"
     if candidates == "instance":
         return from_instance(net)
-    from .. import candidate_sources
+    from ..candidate_files import read_candidates
+    from ..generate import generate_candidates
 
     if candidates == "auto":
         if "osm_way_ids" not in net.extra:
@@ -84,10 +85,10 @@ def resolve_candidates(
                 f"network '{net.name}' is not an OpenStreetMap network: automatic candidates "
                 "need road classes and coordinates; give --candidates FILE"
             )
-        return candidate_sources.generate_candidates(
+        return generate_candidates(
             net, study.demand, profile=profile, max_candidates=max_candidates, seed=seed
         )
-    return candidate_sources.read_candidates(candidates, net)
+    return read_candidates(candidates, net)
 
 
 def plan_study(
