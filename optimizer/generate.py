@@ -171,6 +171,8 @@ class _Context:
         self.costs = costs
         self.flow = np.asarray(result.flow, dtype=np.float64)
         self.cost = np.asarray(result.cost, dtype=np.float64)
+        # generalized cost per km of a new road (it has no toll), as in ``cost``
+        self.distance_factor = float(result.distance_factor)
         self.time_factor = _time_factor(net) or 60.0
         m, n = net.num_links, net.num_nodes
         self.xy = np.column_stack([net.x, net.y])
@@ -279,7 +281,7 @@ class _Context:
         return float(np.sum(x * (before - after))) / self.time_factor
 
     def new_link_saving(self, a: int, b: int, t: float, cap: float) -> float:
-        """All-or-nothing saving (veh-h per period) of a new link a -> b of time ``t``.
+        """All-or-nothing saving (veh-h per period) of a new link a -> b of cost ``t``.
 
         Trips whose shortest cost at equilibrium exceeds the cost via the new link are
         moved onto it, those saving most first, up to its capacity.
@@ -371,6 +373,9 @@ def generate_candidates(
     demand: Demand,
     *,
     result: AssignmentResult | None = None,
+    rgap: float = 1e-6,
+    toll_factor: float = 0.0,
+    distance_factor: float = 0.0,
     profile: Any = None,
     max_candidates: int = 12,
     seed: int = 0,
@@ -422,7 +427,10 @@ def generate_candidates(
     demand period (veh-h): at today's equilibrium flows for widen/upgrade; by moving the
     trips that would gain onto the new road, best first, up to its capacity (all or
     nothing at today's costs) for new roads; new roads that would carry no trip are
-    dropped. Proposals are ranked by benefit per cost
+    dropped. Today's costs are the equilibrium's generalized link costs (travel time plus
+    its toll and distance terms); a new road has no toll, and its distance term counts at
+    the equilibrium's ``distance_factor``, so with both factors 0 the saving is travel
+    time. Proposals are ranked by benefit per cost
     (ties: by id); the best ``min_per_source`` of each generator are kept first, so that
     every kind reaches the optimizer, then the best of the rest up to ``max_candidates``.
     The result is deterministic.
@@ -434,8 +442,15 @@ def generate_candidates(
     demand
         Its demand (internal zones and gateways).
     result
-        An equilibrium on ``network`` with ``demand``; default ``assign(network, demand,
-        rgap=1e-6)``.
+        An equilibrium on ``network`` with ``demand``, used as is (with the toll and
+        distance factors it was solved with; ``rgap``, ``toll_factor`` and
+        ``distance_factor`` are then not used). Default: ``assign(network, demand,
+        rgap=rgap, toll_factor=toll_factor, distance_factor=distance_factor)``.
+    rgap
+        Relative gap of the equilibrium solved when no ``result`` is given.
+    toll_factor, distance_factor
+        Generalized-cost weights of that equilibrium, as for :func:`optimizer.assign`:
+        time per toll unit and time per length unit (minutes per km on OSM networks).
     profile
         Road profile for class speeds and capacities (name or
         :class:`networks.roads.RoadProfile`); default the network's own (``generic`` when
@@ -492,7 +507,13 @@ def generate_candidates(
         raise InvalidCandidatesError("terrain_factor must be > 0 and circuity >= 1")
     costs = costs or DEFAULT_COSTS
     if result is None:
-        result = assign(network, demand, rgap=1e-6)
+        result = assign(
+            network,
+            demand,
+            rgap=rgap,
+            toll_factor=toll_factor,
+            distance_factor=distance_factor,
+        )
     ctx = _Context(network, demand, result, prof, terrain, circ, costs)
     pool: list[_Proposal] = []
     if "widen" in include:
@@ -756,8 +777,9 @@ def _new_proposal(
     nw = ctx.new_road(a, b, cls)
     if nw["length"] <= 0:
         return None
-    benefit = ctx.new_link_saving(a, b, nw["fft"], nw["capacity"]) + ctx.new_link_saving(
-        b, a, nw["fft"], nw["capacity"]
+    t = nw["fft"] + ctx.distance_factor * nw["length"]
+    benefit = ctx.new_link_saving(a, b, t, nw["capacity"]) + ctx.new_link_saving(
+        b, a, t, nw["capacity"]
     )
     return _Proposal(
         source=source,
