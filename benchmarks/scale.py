@@ -332,7 +332,7 @@ def run(
     methods
         ``(method, rgap)`` pairs (default :data:`METHODS`).
     zones
-        Internal zones of the demand model (default :func:`networks.zoning.default_zone_count`,
+        Internal zones of the demand model (default :func:`networks.zones.default_zone_count`,
         at most 50).
     time_limit
         Seconds per solve (default 600; smoke 30).

@@ -1,4 +1,5 @@
-"""Small file helpers shared by the readers and writers: atomic writes, text decoding."""
+"""Small file helpers shared by the readers and writers: atomic writes, text decoding,
+numbers written so that they read back exactly."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import IO
 
 from .errors import FileFormatError
 
-__all__ = ["atomic_path", "atomic_write_text", "open_atomic", "read_text_file"]
+__all__ = ["atomic_path", "atomic_write_text", "format_float", "open_atomic", "read_text_file"]
 
 
 @contextlib.contextmanager
@@ -78,3 +79,15 @@ def read_text_file(path: str | os.PathLike[str], *, what: str = "text") -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def format_float(value: float) -> str:
+    """The shortest text that reads back to the same float.
+
+    Whole numbers below 1e15 in magnitude are written without a decimal point (``"3"``,
+    ``"-12"``); any other value as :func:`repr` writes it, the shortest round-trip form
+    (``"0.1"``, ``"1e-07"``, ``"inf"``, ``"nan"``). ``float(format_float(x)) == x`` for
+    every finite ``x`` (a negative zero is written ``"0"``).
+    """
+    x = float(value)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)

@@ -17,8 +17,10 @@ __all__ = [
     "InvalidNetworkError",
     "NoDrivableRoadsError",
     "OSMQueryError",
+    "OptionError",
     "PlaceNotFoundError",
     "RoadoptError",
+    "UsageError",
 ]
 
 
@@ -84,3 +86,27 @@ class NoDrivableRoadsError(OSMQueryError):
 
 class BoundingBoxError(OSMQueryError):
     """A bounding box that is not ``(west, south, east, north)`` in degrees."""
+
+
+class UsageError(RoadoptError, ValueError):
+    """A combination of options that does not make sense (the CLI exits with status 2)."""
+
+
+class OptionError(UsageError):
+    """One option (a keyword argument, a setting) has a value that cannot be used.
+
+    The application wing names the option as its user wrote it: ``--gap`` on the command
+    line, ``assignment.gap`` with the line in a scenario file, ``rgap`` in Python.
+
+    Attributes
+    ----------
+    option : str
+        The keyword (setting field) name.
+    detail : str
+        What is wrong, without the option's name.
+    """
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}")
+        self.option = option
+        self.detail = detail

@@ -1,5 +1,10 @@
 """Road networks from OpenStreetMap: online queries, OSM files and the built-in town.
 
+This module owns the readers (:func:`from_place`, :func:`from_bbox`, :func:`from_polygon`,
+:func:`from_file`, :func:`builtin_town`, :func:`read_buildings`) and the one conversion
+behind them, :func:`graph_to_network`. The road classes, the defaults by class, the road
+profiles and the tag-value parsers it applies live in :mod:`networks.roads`.
+
 This is the only module of roadopt that imports osmnx and pyrosm (lazily, inside the
 functions, so that ``import networks`` stays fast).
 
@@ -9,8 +14,8 @@ graph into the canonical :class:`networks.Network`:
 1. keep the drivable ways of the profile's road classes (``highway=*``), dropping areas,
    ways closed to cars (``access``/``motor_vehicle``/``motorcar``/``vehicle`` = ``no`` or
    ``private``) and parking aisles, driveways and the like;
-2. parse ``lanes`` and ``maxspeed`` per direction (:func:`parse_lanes`,
-   :func:`parse_maxspeed`), falling back to the profile's defaults by class;
+2. parse ``lanes`` and ``maxspeed`` per direction (:func:`networks.roads.parse_lanes`,
+   :func:`networks.roads.parse_maxspeed`), falling back to the profile's defaults by class;
 3. simplify so that each link is one upgradable segment: osmnx ``simplify_graph`` with
    ``edge_attrs_differ`` on class, lanes and speed, so a link never mixes them;
 4. project to the UTM zone of the area's centre (:func:`utm_crs`);
@@ -57,10 +62,7 @@ import json
 import logging
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -74,219 +76,39 @@ from .errors import (
     PlaceNotFoundError,
 )
 from .network import OSM_UNITS, Network
+from .roads import (
+    EXCLUDED_SERVICE,
+    LINK_TYPE,
+    RoadProfile,
+    car_allowed,
+    direction_lanes,
+    direction_speed,
+    get_profile,
+    oneway_rule,
+    tag_text,
+    tag_values,
+    way_class,
+)
 
 __all__ = [
-    "BPR_BY_CLASS",
-    "CHINA_MOUNTAIN_SPEED",
-    "CHINA_TABLE",
     "DEFAULT_TOLERANCE_M",
-    "GENERIC_TABLE",
-    "IMPLICIT_MAXSPEED",
-    "LINK_TYPE",
-    "PROFILES",
-    "ROAD_CLASSES",
     "BoundingBoxError",
     "NoDrivableRoadsError",
     "OSMQueryError",
     "PlaceNotFoundError",
-    "RoadProfile",
     "builtin_town",
-    "class_rank",
     "consolidated_node_id",
     "from_bbox",
     "from_file",
     "from_place",
     "from_polygon",
-    "from_preset",
-    "get_profile",
     "graph_to_network",
-    "load_preset",
-    "parse_lanes",
-    "parse_maxspeed",
-    "presets",
     "read_buildings",
     "utm_crs",
 ]
 
 log = logging.getLogger(__name__)
 
-
-# ---------------------------------------------------------------------- road classes
-#: Drivable OSM ``highway`` values roadopt knows, from the top of the hierarchy down; a
-#: ``_link`` (ramp, slip road) follows its road. The position + 1 is the link's
-#: ``link_type`` code (0 for anything else), so a smaller code is a higher class.
-ROAD_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-    "unclassified",
-    "residential",
-    "living_street",
-    "road",
-    "service",
-    "track",
-)
-
-#: ``link_type`` code of each road class: 1 motorway, 2 motorway_link, 3 trunk, 4 trunk_link,
-#: 5 primary, 6 primary_link, 7 secondary, 8 secondary_link, 9 tertiary, 10 tertiary_link,
-#: 11 unclassified, 12 residential, 13 living_street, 14 road, 15 service, 16 track.
-LINK_TYPE: dict[str, int] = {c: k + 1 for k, c in enumerate(ROAD_CLASSES)}
-
-
-def class_rank(road_class: str) -> int:
-    """Rank of a road class in the hierarchy: 0 for motorway, larger is lower.
-
-    A ``_link`` ranks with its road (``trunk_link`` ranks as ``trunk``); unknown classes
-    rank below every known one.
-    """
-    base = str(road_class).removesuffix("_link")
-    return LINK_TYPE[base] if base in LINK_TYPE else len(ROAD_CLASSES) + 1
-
-
-# Defaults by class: (free-flow speed km/h, lanes per direction, capacity veh/h per lane).
-#
-# Generic profile. Speeds are typical limits where none is tagged: the common statutory
-# defaults listed on the OSM wiki (Key:maxspeed, "Default speed limits": about 50 km/h in
-# built-up areas, 80-100 rural, 110-130 on motorways), lowered for ramps and local streets.
-# Capacities per lane follow the Highway Capacity Manual (HCM 2010/6th ed.): about
-# 2,000-2,400 pc/h/ln on freeways and 1,900-2,200 on multilane highways (we take the lower
-# end, vehicles rather than passenger cars), and a saturation flow of about 1,900 veh/h/ln
-# times a green share of roughly one half on signalised arterials, less on collectors and
-# local streets with unsignalised junctions and parking. Untagged lane counts: two per
-# direction on motorways and trunk roads, one elsewhere.
-GENERIC_TABLE: dict[str, tuple[float, float, float]] = {
-    "motorway": (110.0, 2.0, 2000.0),
-    "motorway_link": (60.0, 1.0, 1500.0),
-    "trunk": (90.0, 2.0, 1800.0),
-    "trunk_link": (50.0, 1.0, 1400.0),
-    "primary": (65.0, 1.0, 1000.0),
-    "primary_link": (40.0, 1.0, 1000.0),
-    "secondary": (55.0, 1.0, 900.0),
-    "secondary_link": (40.0, 1.0, 900.0),
-    "tertiary": (45.0, 1.0, 800.0),
-    "tertiary_link": (35.0, 1.0, 800.0),
-    "unclassified": (40.0, 1.0, 600.0),
-    "residential": (30.0, 1.0, 500.0),
-    "living_street": (10.0, 1.0, 300.0),
-    "road": (30.0, 1.0, 500.0),
-    "service": (20.0, 1.0, 400.0),
-    "track": (15.0, 1.0, 300.0),
-}
-
-# China profile, for hilly county towns such as those of Zigong (Sichuan). OSM in China maps
-# expressways (高速公路) as motorway, national roads (国道, G###) as trunk, provincial
-# roads (省道, S###) as primary, county roads (县道, X###) as secondary/tertiary, and
-# township and village roads (乡道/村道) as unclassified, residential or track; inside
-# towns the urban expressway/arterial/collector/branch hierarchy (CJJ 37-2012) maps onto
-# trunk/primary/secondary/tertiary/residential. Speeds are design speeds of the Technical
-# Standard of Highway Engineering JTG B01-2014 for hilly terrain (expressway 100, class-1
-# 80, class-2 60, class-3 40, class-4 30 km/h) lowered a step where the road runs through a
-# town (national roads 70, provincial 60, county 50/40), and the CJJ 37-2012 design speeds
-# for urban branch roads (20-40 km/h). Capacities per lane are the JTG B01-2014 base
-# capacities (2,100 pcu/h/ln for a 100 km/h expressway, 1,800-2,000 for class-1 highways,
-# about 1,300-1,400 per direction for class-2 two-lane highways) reduced for at-grade
-# junctions, mixed traffic (tricycles, motorcycles) and roadside activity on the lower
-# classes. Tracks are kept (many village roads are mapped as tracks).
-CHINA_TABLE: dict[str, tuple[float, float, float]] = {
-    "motorway": (100.0, 2.0, 2000.0),
-    "motorway_link": (50.0, 1.0, 1400.0),
-    "trunk": (70.0, 2.0, 1400.0),
-    "trunk_link": (40.0, 1.0, 1200.0),
-    "primary": (60.0, 1.0, 1200.0),
-    "primary_link": (40.0, 1.0, 1000.0),
-    "secondary": (50.0, 1.0, 900.0),
-    "secondary_link": (30.0, 1.0, 800.0),
-    "tertiary": (40.0, 1.0, 700.0),
-    "tertiary_link": (30.0, 1.0, 700.0),
-    "unclassified": (30.0, 1.0, 500.0),
-    "residential": (25.0, 1.0, 400.0),
-    "living_street": (10.0, 1.0, 200.0),
-    "road": (25.0, 1.0, 400.0),
-    "service": (15.0, 1.0, 300.0),
-    "track": (15.0, 1.0, 250.0),
-}
-
-#: Speeds (km/h) of the ``china-mountain`` profile: the JTG B01-2014 design speeds for
-#: mountainous terrain (expressway 80, class-1 60, class-2 40, class-3 30, class-4 20).
-CHINA_MOUNTAIN_SPEED: dict[str, float] = {
-    "motorway": 80.0,
-    "motorway_link": 40.0,
-    "trunk": 60.0,
-    "trunk_link": 35.0,
-    "primary": 50.0,
-    "primary_link": 30.0,
-    "secondary": 40.0,
-    "secondary_link": 30.0,
-    "tertiary": 30.0,
-    "tertiary_link": 25.0,
-    "unclassified": 20.0,
-    "residential": 20.0,
-    "living_street": 10.0,
-    "road": 20.0,
-    "service": 15.0,
-    "track": 10.0,
-}
-
-#: BPR ``(alpha, beta)`` by class: the Bureau of Public Roads (1964) values 0.15 and 4 for
-#: uninterrupted-flow roads (motorway, trunk and their ramps) and a steeper ``alpha`` on
-#: roads with at-grade junctions, where delay grows faster as flow nears capacity. These
-#: are planning defaults, not calibrated: pass a :class:`RoadProfile` of your own to change
-#: them.
-BPR_BY_CLASS: dict[str, tuple[float, float]] = {
-    "motorway": (0.15, 4.0),
-    "motorway_link": (0.15, 4.0),
-    "trunk": (0.15, 4.0),
-    "trunk_link": (0.15, 4.0),
-    "primary": (0.20, 4.0),
-    "primary_link": (0.20, 4.0),
-    "secondary": (0.20, 4.0),
-    "secondary_link": (0.20, 4.0),
-    "tertiary": (0.25, 4.0),
-    "tertiary_link": (0.25, 4.0),
-    "unclassified": (0.25, 4.0),
-    "residential": (0.30, 4.0),
-    "living_street": (0.30, 4.0),
-    "road": (0.25, 4.0),
-    "service": (0.30, 4.0),
-    "track": (0.30, 4.0),
-}
-
-#: Implicit speed limits (km/h) written as ``maxspeed=XX:zone`` (OSM wiki, "Default speed
-#: limits"). Keys are ``"XX:zone"`` for country-specific values and ``"zone"`` for the
-#: fallback used with any other country code. ``None`` means "no limit": the class default
-#: is used.
-IMPLICIT_MAXSPEED: dict[str, float | None] = {
-    "urban": 50.0,
-    "rural": 90.0,
-    "trunk": 90.0,
-    "motorway": 110.0,
-    "living_street": 20.0,
-    "walk": 6.0,
-    "school": 30.0,
-    "RU:urban": 60.0,
-    "RU:rural": 90.0,
-    "RU:motorway": 110.0,
-    "DE:urban": 50.0,
-    "DE:rural": 100.0,
-    "DE:motorway": None,
-    "FR:urban": 50.0,
-    "FR:rural": 80.0,
-    "FR:motorway": 130.0,
-    "GB:nsl_single": 96.56,
-    "GB:nsl_dual": 112.65,
-    "GB:motorway": 112.65,
-    # Road Traffic Safety Law of the PRC, implementing regulations (2004), art. 45: roads
-    # with one lane per direction, 50 km/h in cities and 70 km/h on highways.
-    "CN:urban": 50.0,
-    "CN:rural": 70.0,
-}
 
 #: Default consolidation tolerance (metres): nodes within this distance of each other that
 #: are also connected by road are merged into one intersection (osmnx buffers each node by
@@ -305,260 +127,8 @@ _EXTRA_WAY_TAGS = (
     "maxspeed:forward",
     "maxspeed:backward",
 )
-_NO_ACCESS = frozenset({"no", "private"})
-_YES_ACCESS = frozenset({"yes", "designated", "permissive", "destination", "official"})
-_EXCLUDED_SERVICE = frozenset(
-    {"parking", "parking_aisle", "private", "emergency_access", "driveway", "alley"}
-)
-_ONEWAY_YES = frozenset({"yes", "true", "1", "-1", "reverse"})
-_ONEWAY_REVERSED = frozenset({"-1", "reverse"})
 _XML_SUFFIXES = (".osm", ".xml", ".osm.bz2", ".osm.gz", ".xml.bz2", ".xml.gz")
 _LONLAT = "EPSG:4326"
-
-
-@dataclass(frozen=True)
-class RoadProfile:
-    """Defaults by road class for one kind of region.
-
-    Attributes
-    ----------
-    name
-        Profile name (``"generic"``, ``"china"``, ``"china-mountain"``).
-    classes
-        The OSM ``highway`` values kept as drivable roads.
-    table
-        Class -> ``(speed km/h, lanes per direction, capacity veh/h per lane)``, used where
-        a way has no (readable) ``maxspeed``/``lanes`` tag; capacity always comes from here.
-    bpr
-        Class -> BPR ``(alpha, beta)``.
-    """
-
-    name: str
-    classes: tuple[str, ...]
-    table: Mapping[str, tuple[float, float, float]] = field(repr=False)
-    bpr: Mapping[str, tuple[float, float]] = field(
-        repr=False, default_factory=lambda: BPR_BY_CLASS
-    )
-
-    def speed(self, road_class: str) -> float:
-        """Default free-flow speed (km/h) of a class."""
-        return float(self.table[road_class][0])
-
-    def lanes(self, road_class: str) -> float:
-        """Default lanes per direction of a class."""
-        return float(self.table[road_class][1])
-
-    def capacity_per_lane(self, road_class: str) -> float:
-        """Capacity per lane (veh/h) of a class."""
-        return float(self.table[road_class][2])
-
-
-_DRIVE = tuple(c for c in ROAD_CLASSES if c not in ("service", "track"))
-
-#: Built-in profiles. ``generic`` keeps what osmnx's ``drive`` network keeps (no service
-#: roads, no tracks); ``china`` also keeps tracks (village roads); ``china-mountain`` is
-#: ``china`` with mountain-terrain design speeds.
-PROFILES: dict[str, RoadProfile] = {
-    "generic": RoadProfile("generic", _DRIVE, GENERIC_TABLE),
-    "china": RoadProfile("china", (*_DRIVE, "track"), CHINA_TABLE),
-    "china-mountain": RoadProfile(
-        "china-mountain",
-        (*_DRIVE, "track"),
-        {c: (CHINA_MOUNTAIN_SPEED[c], v[1], v[2]) for c, v in CHINA_TABLE.items()},
-    ),
-}
-
-
-def get_profile(
-    profile: str | RoadProfile, *, highway: Iterable[str] | None = None
-) -> RoadProfile:
-    """A :class:`RoadProfile` by name (or the profile itself), optionally with other classes.
-
-    Parameters
-    ----------
-    profile
-        ``"generic"``, ``"china"``, ``"china-mountain"`` or a :class:`RoadProfile`.
-    highway
-        The ``highway`` values to keep instead of the profile's own (each must be one of
-        :data:`ROAD_CLASSES`), e.g. the profile's plus ``"service"``.
-    """
-    if isinstance(profile, RoadProfile):
-        prof = profile
-    else:
-        try:
-            prof = PROFILES[str(profile)]
-        except KeyError:
-            raise ValueError(
-                f"unknown road profile {profile!r}; use one of {', '.join(PROFILES)} "
-                "or a networks.osm.RoadProfile"
-            ) from None
-    if highway is not None:
-        classes = tuple(dict.fromkeys(str(h) for h in highway))
-        unknown = [c for c in classes if c not in prof.table]
-        if unknown or not classes:
-            raise ValueError(
-                f"highway classes {unknown or '[]'} are not in profile {prof.name!r}; "
-                f"choose from {', '.join(ROAD_CLASSES)}"
-            )
-        prof = replace(prof, classes=classes)
-    return prof
-
-
-# ---------------------------------------------------------------------- tag parsing
-_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(mph|km/h|kmh|kph|knots)?\s*$", re.IGNORECASE)
-_ZONE_NUMBER = re.compile(r"zone\s*:?\s*(\d+)", re.IGNORECASE)
-_UNIT = {"mph": 1.609344, "knots": 1.852}
-
-
-def _values(value: Any) -> list[Any]:
-    """A tag value as a flat list: lists/tuples (after simplification) and ``a;b`` strings."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set, np.ndarray)):
-        out: list[Any] = []
-        for v in value:
-            out.extend(_values(v))
-        return out
-    if isinstance(value, float) and math.isnan(value):
-        return []
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(";") if p.strip()]
-    return [value]
-
-
-def parse_lanes(value: Any) -> float | None:
-    """Lane count from an OSM ``lanes`` value; None when nothing usable is there.
-
-    Parameters
-    ----------
-    value
-        ``"2"``, ``2``, ``"2;3"`` (several values: the smallest, the bottleneck), a list of
-        such values (an edge merged by simplification), ``"none"``, garbage, None or NaN.
-
-    Returns
-    -------
-    float or None
-        Lanes (1 to 20); None for missing, unreadable or implausible values.
-    """
-    found = []
-    for v in _values(value):
-        try:
-            n = float(str(v).replace(",", "."))
-        except ValueError:
-            continue
-        if math.isfinite(n) and 1.0 <= n <= 20.0:
-            found.append(n)
-    return min(found) if found else None
-
-
-def parse_maxspeed(value: Any) -> float | None:
-    """Speed limit in km/h from an OSM ``maxspeed`` value; None when nothing usable is there.
-
-    Parameters
-    ----------
-    value
-        ``"50"``, ``50``, ``"50 mph"``, ``"30 knots"``, ``"RU:urban"`` (an implicit limit,
-        :data:`IMPLICIT_MAXSPEED`), ``"DE:zone30"``, ``"50;70"`` or a list (the mean of the
-        readable values), ``"none"``/``"signals"``/``"variable"``/garbage (None).
-
-    Returns
-    -------
-    float or None
-        km/h between 1 and 200; None for missing, unlimited, variable, unreadable or
-        implausible values (the caller then uses the class default).
-    """
-    found = []
-    for v in _values(value):
-        s = str(v).strip()
-        m = _NUMBER.match(s)
-        if m:
-            kmh = float(m.group(1).replace(",", ".")) * _UNIT.get((m.group(2) or "").lower(), 1.0)
-        elif s in IMPLICIT_MAXSPEED or ":" in s:
-            zone = s.split(":", 1)[-1]
-            z = _ZONE_NUMBER.search(s)
-            if s in IMPLICIT_MAXSPEED:
-                kmh = IMPLICIT_MAXSPEED[s]
-            elif z:
-                kmh = float(z.group(1))
-            else:
-                kmh = IMPLICIT_MAXSPEED.get(zone)
-            if kmh is None:
-                continue
-        else:
-            continue
-        if 1.0 <= kmh <= 200.0:
-            found.append(kmh)
-    return float(np.mean(found)) if found else None
-
-
-def _first_str(value: Any) -> str | None:
-    for v in _values(value):
-        if isinstance(v, str) and v:
-            return v
-    return None
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, (list, tuple)):
-        return any(_truthy(v) for v in value)
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    return str(value).strip().lower() in ("true", "yes", "1")
-
-
-def _road_class(value: Any, classes: Iterable[str]) -> str | None:
-    """The highest of the kept classes among a ``highway`` value (or list of values)."""
-    keep = set(classes)
-    known = [v for v in _values(value) if isinstance(v, str) and v in keep]
-    return min(known, key=LINK_TYPE.__getitem__) if known else None
-
-
-def _car_allowed(tags: Mapping[str, Any]) -> bool:
-    """Whether cars may use a way, by the most specific access tag present."""
-    if _first_str(tags.get("area")) == "yes":
-        return False
-    for key in ("motorcar", "motor_vehicle", "vehicle"):
-        v = _first_str(tags.get(key))
-        if v in _NO_ACCESS:
-            return False
-        if v in _YES_ACCESS:
-            return True
-    return _first_str(tags.get("access")) not in _NO_ACCESS
-
-
-def _oneway_rule(tags: Mapping[str, Any]) -> tuple[bool, bool]:
-    """``(one_way, reversed)`` of a way from its ``oneway`` and ``junction`` tags."""
-    ow = _first_str(tags.get("oneway"))
-    ow = ow.lower() if ow else None
-    if ow in _ONEWAY_YES:
-        return True, ow in _ONEWAY_REVERSED
-    if ow is None and _first_str(tags.get("junction")) in ("roundabout", "circular"):
-        return True, False
-    return False, False
-
-
-def _edge_lanes(d: Mapping[str, Any], prof: RoadProfile, cls: str) -> float:
-    """Lanes in the edge's direction of travel."""
-    if _truthy(d.get("oneway", False)):
-        n = parse_lanes(d.get("lanes"))
-    else:
-        key = "lanes:backward" if _truthy(d.get("reversed", False)) else "lanes:forward"
-        n = parse_lanes(d.get(key))
-        if n is None:
-            total = parse_lanes(d.get("lanes"))
-            n = None if total is None else max(1.0, total / 2.0)
-    return prof.lanes(cls) if n is None else n
-
-
-def _edge_speed(d: Mapping[str, Any], prof: RoadProfile, cls: str) -> float:
-    """Speed (km/h) in the edge's direction of travel."""
-    v = None
-    if not _truthy(d.get("oneway", False)):
-        key = "maxspeed:backward" if _truthy(d.get("reversed", False)) else "maxspeed:forward"
-        v = parse_maxspeed(d.get(key))
-    if v is None:
-        v = parse_maxspeed(d.get("maxspeed"))
-    return prof.speed(cls) if v is None else v
 
 
 # ---------------------------------------------------------------------- CRS, ids
@@ -614,7 +184,7 @@ def _osmnx_settings() -> Iterator[Any]:
 def _overpass_filter(prof: RoadProfile) -> str:
     """An Overpass filter for the profile's drivable ways (osmnx ``custom_filter``)."""
     classes = "|".join(prof.classes)
-    service = "|".join(sorted(_EXCLUDED_SERVICE))
+    service = "|".join(sorted(EXCLUDED_SERVICE))
     return (
         f'["highway"~"^({classes})$"]["area"!~"yes"]["access"!~"^(private|no)$"]'
         f'["motor_vehicle"!~"^(no|private)$"]["motorcar"!~"^(no|private)$"]'
@@ -692,10 +262,10 @@ def graph_to_network(
     # 1-2: drivable edges of the kept classes, with their parsed per-direction attributes
     keep = []
     for u, v, k, d in G.edges(keys=True, data=True):
-        cls = _road_class(d.get("highway"), prof.classes)
-        if cls is None or not _car_allowed(d):
+        cls = way_class(d.get("highway"), prof.classes)
+        if cls is None or not car_allowed(d):
             continue
-        if cls == "service" and _first_str(d.get("service")) in _EXCLUDED_SERVICE:
+        if cls == "service" and tag_text(d.get("service")) in EXCLUDED_SERVICE:
             continue
         keep.append((u, v, k, cls))
     if not keep:
@@ -707,8 +277,8 @@ def graph_to_network(
     for u, v, k, cls in keep:
         d = H.edges[u, v, k]
         d["_class"] = cls
-        d["_lanes"] = _edge_lanes(d, prof, cls)
-        d["_speed"] = _edge_speed(d, prof, cls)
+        d["_lanes"] = direction_lanes(d, prof, cls)
+        d["_speed"] = direction_speed(d, prof, cls)
     H.graph["crs"] = _LONLAT
     lon = np.fromiter((d["x"] for _, d in H.nodes(data=True)), float, len(H))
     lat = np.fromiter((d["y"] for _, d in H.nodes(data=True)), float, len(H))
@@ -785,8 +355,8 @@ def graph_to_network(
             first = shapely.Point(geom.coords[0])
             if first.distance(shapely.Point(pv)) < first.distance(shapely.Point(pu)):
                 geom = shapely.reverse(geom)
-        ways = tuple(sorted({int(w) for w in _values(d.get("osmid"))}))
-        cls = _first_str(d.get("_class")) or "road"
+        ways = tuple(sorted({int(w) for w in tag_values(d.get("osmid"))}))
+        cls = tag_text(d.get("_class")) or "road"
         rows.append(
             (
                 int(u),
@@ -794,11 +364,11 @@ def graph_to_network(
                 ways,
                 float(geom.length),
                 cls,
-                float(np.min(_values(d.get("_lanes")))),
-                float(np.mean(_values(d.get("_speed")))),
+                float(np.min(tag_values(d.get("_lanes")))),
+                float(np.mean(tag_values(d.get("_speed")))),
                 geom,
-                "; ".join(dict.fromkeys(str(x) for x in _values(d.get("name")))),
-                "; ".join(dict.fromkeys(str(x) for x in _values(d.get("ref")))),
+                "; ".join(dict.fromkeys(str(x) for x in tag_values(d.get("name")))),
+                "; ".join(dict.fromkeys(str(x) for x in tag_values(d.get("ref")))),
             )
         )
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
@@ -1319,7 +889,7 @@ def _graph_from_pbf(path: Path, area: Any, prof: RoadProfile) -> Any:
         for c, val in zip(cols, row[4:], strict=True):
             if isinstance(val, str) and val:
                 tags[c] = val
-        one_way, rev = _oneway_rule(tags)
+        one_way, rev = oneway_rule(tags)
         if rev:
             u, v = v, u
         tags.update(osmid=way, length=length, oneway=one_way)
@@ -1390,110 +960,37 @@ def read_buildings(
     return out.to_crs(crs) if crs else out
 
 
-@functools.lru_cache(maxsize=2)
-def builtin_town(*, profile: str = "generic", consolidate: bool = True) -> Network:
+def builtin_town(
+    *,
+    profile: str = "generic",
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> Network:
     """The built-in default: the real small-town extract inside the pyrosm wheel (offline).
 
     ``pyrosm.get_data("test_pbf")``: a town in south-eastern Finland, about 2 x 2 km, with a
     motorway, secondary, tertiary and residential roads and about 2,200 buildings. OSM data
-    (c) OpenStreetMap contributors, ODbL.
+    (c) OpenStreetMap contributors, ODbL. The same options give the same (cached) network.
 
     Parameters
     ----------
     profile
         Road profile name.
-    consolidate
-        Consolidate intersections.
+    consolidate, tolerance
+        As for :func:`graph_to_network`.
     """
+    return _builtin_town(str(profile), bool(consolidate), float(tolerance))
+
+
+@functools.lru_cache(maxsize=2)
+def _builtin_town(profile: str, consolidate: bool, tolerance: float) -> Network:
     import pyrosm
 
     path = pyrosm.get_data("test_pbf")
-    return from_file(path, profile=profile, consolidate=consolidate, name="builtin-town")
-
-
-# ---------------------------------------------------------------------- presets
-#: Keys each preset's ``[network]`` table may hold, with the sources that need them.
-_PRESET_SOURCES = {"place": "query", "bbox": "bbox", "polygon": "polygon", "file": "path"}
-
-
-def presets() -> list[str]:
-    """Names of the bundled scenario presets (``networks/presets/*.toml``)."""
-    root = resources.files("networks") / "presets"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-def load_preset(name_or_path: str | Path) -> dict[str, Any]:
-    """Read and check a scenario preset: a bundled name or a path to a TOML file.
-
-    The schema is documented at the top of ``networks/presets/ziliujing.toml``: a
-    ``[network]`` table (``source`` = ``place``/``bbox``/``polygon``/``file`` with its
-    ``query``/``bbox``/``polygon``/``path``, ``profile``, optional ``consolidate`` and
-    ``tolerance``) and a ``[demand]`` table of :func:`networks.zoning.synthesize_demand`
-    keywords.
-
-    Raises
-    ------
-    FileFormatError
-        When the TOML is malformed or a required key is missing.
-    """
-    p = Path(name_or_path)
-    if not p.suffix and not p.exists():
-        if str(name_or_path) not in presets():
-            raise FileFormatError(
-                f"preset {name_or_path!r}", f"unknown preset; bundled: {', '.join(presets())}"
-            )
-        text = (resources.files("networks") / "presets" / f"{name_or_path}.toml").read_text(
-            "utf-8"
-        )
-        where = f"networks/presets/{name_or_path}.toml"
-    else:
-        text = p.read_text(encoding="utf-8")
-        where = str(p)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FileFormatError(where, f"is not valid TOML: {exc}") from None
-    net = doc.get("network")
-    if not isinstance(net, dict):
-        raise FileFormatError(where, "has no [network] table")
-    src = net.get("source")
-    if src not in _PRESET_SOURCES:
-        raise FileFormatError(
-            where,
-            f"source = {src!r}; expected one of {', '.join(_PRESET_SOURCES)}",
-            field="source",
-        )
-    if _PRESET_SOURCES[src] not in net:
-        raise FileFormatError(where, f"source = {src!r} needs a '{_PRESET_SOURCES[src]}' key")
-    get_profile(net.get("profile", "generic"))
-    doc.setdefault("demand", {})
-    doc.setdefault("name", Path(where).stem)
-    return doc
-
-
-def from_preset(name_or_path: str | Path, **overrides: Any) -> Network:
-    """Build the network of a scenario preset (see :func:`load_preset`).
-
-    ``place``, ``bbox`` and ``polygon`` sources need the internet. Keyword ``overrides``
-    replace keys of the ``[network]`` table (``profile``, ``consolidate``, ``tolerance``).
-    """
-    import shapely
-
-    doc = load_preset(name_or_path)
-    net = {**doc["network"], **overrides}
-    kw = {
-        "profile": net.get("profile", "generic"),
-        "consolidate": bool(net.get("consolidate", True)),
-        "tolerance": float(net.get("tolerance", DEFAULT_TOLERANCE_M)),
-        "name": str(doc["name"]),
-    }
-    if "highway" in net:
-        kw["highway"] = list(net["highway"])
-    src = net["source"]
-    if src == "place":
-        return from_place(net["query"], **kw)
-    if src == "bbox":
-        return from_bbox(net["bbox"], **kw)
-    if src == "polygon":
-        return from_polygon(shapely.Polygon(net["polygon"]), **kw)
-    return from_file(net["path"], **kw)
+    return from_file(
+        path,
+        profile=profile,
+        consolidate=consolidate,
+        tolerance=tolerance,
+        name="builtin-town",
+    )

@@ -9,15 +9,18 @@ go through it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import osm
 from .demand import Demand
+from .errors import OptionError
 from .network import Network
 
-__all__ = ["OSM_SUFFIXES", "Study", "is_osm_file", "open_study"]
+__all__ = ["OSM_SUFFIXES", "Study", "check_tolerance", "is_osm_file", "open_study"]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +60,38 @@ def is_osm_file(path: str | Path) -> bool:
     return str(path).lower().endswith(OSM_SUFFIXES)
 
 
+def check_tolerance(tolerance: Any) -> float:
+    """The intersection consolidation tolerance as metres, a number > 0.
+
+    Raises
+    ------
+    OptionError
+        For anything else (the one check of this option: :func:`open_study` and the job
+        settings call it).
+    """
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        tol = math.nan
+    if not (math.isfinite(tol) and tol > 0):
+        raise OptionError(
+            "tolerance",
+            f"{tolerance!r}: the consolidation tolerance is a distance in metres, a number "
+            f"> 0 (default {osm.DEFAULT_TOLERANCE_M:g})",
+        )
+    return tol
+
+
 def open_study(
-    source: str | Path | None = None,
+    network: str | Path | None = None,
     *,
     trips: str | Path | None = None,
     place: str | None = None,
     bbox: Any = None,
     polygon: Any = None,
     profile: str = "generic",
+    consolidate: bool = True,
+    tolerance: float = osm.DEFAULT_TOLERANCE_M,
     n_zones: int | None = None,
     zones: Any = None,
     gateways: Any = None,
@@ -78,7 +105,7 @@ def open_study(
 
     Parameters
     ----------
-    source
+    network
         None for the built-in town; else an existing file (TNTP net file or network-design
         instance; OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz``/``.osm.pbf``/``.graphml``)
         or a dataset name (:mod:`networks.datasets`), in that order.
@@ -90,6 +117,9 @@ def open_study(
         ``(west, south, east, north)`` box in degrees, or a polygon.
     profile
         Road-class defaults for OSM: ``"generic"``, ``"china"`` or ``"china-mountain"``.
+    consolidate, tolerance
+        OSM sources (the built-in town too): merge the nodes of complex intersections
+        within ``tolerance`` metres (:func:`networks.osm.graph_to_network`).
     n_zones, zones, gateways, gateway_classes, seed
         Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`).
     crs
@@ -98,22 +128,22 @@ def open_study(
         Further keywords of :func:`networks.zoning.demand_model` (``external_share``,
         ``gateway_refs``, ``peak_hour_factor``, ...).
     """
-    given = [x is not None for x in (source, place, bbox, polygon)]
+    given = [x is not None for x in (network, place, bbox, polygon)]
     if sum(given) > 1:
         raise ValueError("name one network source: a NETWORK, a place, a bbox or a polygon")
+    tol = check_tolerance(tolerance) if consolidate else float(tolerance)
+    osm_options = {"profile": profile, "consolidate": bool(consolidate), "tolerance": tol}
     meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
     opts = dict(demand_options or {})
     if place is not None or bbox is not None or polygon is not None:
-        from . import osm
-
         if place is not None:
-            net = osm.from_place(place, profile=profile)
+            net = osm.from_place(place, **osm_options)
             what = f"OpenStreetMap place {place!r}"
         elif bbox is not None:
-            net = osm.from_bbox(bbox, profile=profile)
+            net = osm.from_bbox(bbox, **osm_options)
             what = f"OpenStreetMap bbox {tuple(bbox)}"
         else:
-            net = osm.from_polygon(polygon, profile=profile)
+            net = osm.from_polygon(polygon, **osm_options)
             what = "OpenStreetMap polygon"
         return _osm_study(
             net,
@@ -128,10 +158,8 @@ def open_study(
             meta,
             opts,
         )
-    if source is None:
-        from . import osm
-
-        net = osm.builtin_town(profile=profile)
+    if network is None:
+        net = osm.builtin_town(**osm_options)
         classes = gateway_classes or BUILTIN_GATEWAY_CLASSES
         return _osm_study(
             net,
@@ -146,11 +174,9 @@ def open_study(
             meta,
             opts,
         )
-    p = Path(source)
+    p = Path(network)
     if p.exists() and is_osm_file(p):
-        from . import osm
-
-        net = osm.from_file(p, profile=profile)
+        net = osm.from_file(p, **osm_options)
         return _osm_study(
             net,
             f"OpenStreetMap file {p}",
@@ -166,10 +192,10 @@ def open_study(
         )
     from . import datasets
 
-    net, demand = datasets.load(source, trips=trips)
+    net, demand = datasets.load(network, trips=trips)
     if crs is not None:
         net = net.replace(crs=crs, validate=False)
-    return Study(net, demand, None, f"TNTP {source}", meta)
+    return Study(net, demand, None, f"TNTP {network}", meta)
 
 
 def _osm_study(

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write_text, read_text_file
+from ._io import atomic_write_text, format_float, read_text_file
 from .demand import Demand
 from .errors import FileFormatError
 from .network import CandidateLinks, Network, Units
@@ -323,13 +323,6 @@ def _stem(path: Path, suffix: str) -> str:
     return stem
 
 
-def _fmt(v: float) -> str:
-    """Shortest text that reads back to the same float."""
-    if float(v).is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return repr(float(v))
-
-
 def write_net(network: Network, path: str | Path) -> None:
     """Write a network (and its candidate links, if any) as a TNTP net file, atomically.
 
@@ -357,17 +350,17 @@ def write_net(network: Network, path: str | Path) -> None:
         vals = [
             str(int(ids[a])),
             str(int(ids[b])),
-            _fmt(cap),
-            _fmt(ln),
-            _fmt(fft),
-            _fmt(al),
-            _fmt(be),
-            _fmt(spd),
-            _fmt(tl),
+            format_float(cap),
+            format_float(ln),
+            format_float(fft),
+            format_float(al),
+            format_float(be),
+            format_float(spd),
+            format_float(tl),
             str(int(lt)),
         ]
         if cost is not None:
-            vals.append(_fmt(cost))
+            vals.append(format_float(cost))
         out.append("\t" + "\t".join(vals) + "\t;")
 
     for k in range(net.num_links):
@@ -532,7 +525,7 @@ def write_trips(demand: Demand, path: str | Path) -> None:
     mat.sort_indices()
     out = [
         f"<NUMBER OF ZONES> {demand.num_zones}",
-        f"<TOTAL OD FLOW> {_fmt(float(mat.sum()))}",
+        f"<TOTAL OD FLOW> {format_float(float(mat.sum()))}",
         "<END OF METADATA>",
         "",
         "",
@@ -542,7 +535,8 @@ def write_trips(demand: Demand, path: str | Path) -> None:
         a, b = mat.indptr[i], mat.indptr[i + 1]
         out.append(f"Origin \t{ids[i]}")
         entries = [
-            f"{ids[j]} : {_fmt(v)};" for j, v in zip(mat.indices[a:b], mat.data[a:b], strict=True)
+            f"{ids[j]} : {format_float(v)};"
+            for j, v in zip(mat.indices[a:b], mat.data[a:b], strict=True)
         ]
         for k in range(0, len(entries), 5):
             out.append("    " + "\t".join(entries[k : k + 5]))

@@ -16,9 +16,10 @@ from importlib import import_module
 from typing import Any
 
 from .assignment import METHODS, assign, link_costs
-from .candidate_sources import generate_candidates, read_candidates, write_candidates
+from .candidate_files import read_candidates, write_candidates
 from .candidates import Candidate, CandidateSet, extend_network, from_instance
 from .connectivity import connectivity, resilience, zone_roles
+from .generate import generate_candidates
 from .results import AssignmentResult, History, Plan, Status
 from .search import OBJECTIVES, Appraisal, optimize
 

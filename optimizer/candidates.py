@@ -9,6 +9,11 @@ solves of neighbouring plans warm-start from each other.
 Effects are monotone: an upgrade may raise capacity (a factor >= 1) and lower free-flow
 time, never the reverse. This is what makes the optimistic network of
 :meth:`CandidateSet.optimistic` a valid relaxation for the search's bounds.
+
+Candidate sets come from a network-design instance (:func:`from_instance`), from a file
+(:mod:`optimizer.candidate_files`) or generated (:mod:`optimizer.generate`); the private
+helpers at the end of this module are what those readers and the generator share about a
+network's links and units (time per length and speed, road profile, reverse links).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from networks.network import Network
+from networks.roads import LINK_TYPE, PROFILES, get_profile
 
 from .errors import InvalidCandidatesError
 
@@ -425,3 +431,97 @@ def candidate_table(cs: CandidateSet) -> list[dict[str, Any]]:
 
 def plan_ids(cs: CandidateSet, plan: Sequence[bool] | np.ndarray) -> list[str]:
     return [cs.candidates[k].id for k in np.flatnonzero(np.asarray(plan, dtype=bool))]
+
+
+# ---------------------------------------------------------------------- network facts
+# What the candidate readers (optimizer._candidate_rows, optimizer.candidate_files) and the
+# generator (optimizer.generate) both need to know about a network's links and units.
+_TIME_PER_HOUR = {"min": 60.0, "minute": 60.0, "minutes": 60.0, "h": 1.0, "hour": 1.0}
+_TIME_PER_HOUR.update({"hours": 1.0, "s": 3600.0, "sec": 3600.0, "seconds": 3600.0})
+_LENGTH_SPEED = {("km", "km/h"), ("mi", "mph"), ("mi", "mi/h"), ("m", "m/h")}
+
+
+def _time_factor(network: Network) -> float | None:
+    """``f`` such that time = length / speed * f in the network's units; None if unknown."""
+    u = network.units
+    if (u.length, u.speed) not in _LENGTH_SPEED:
+        return None
+    return _TIME_PER_HOUR.get(u.time)
+
+
+def _road_profile(network: Network, profile: Any = None) -> Any:
+    """The road profile for class defaults: given, the network's own, generic, or None.
+
+    A network built from OSM records its profile in ``extra["profile"]``; another network
+    whose units are km and km/h and whose classes are OSM classes gets the generic profile.
+    """
+    if profile is not None:
+        return get_profile(profile)
+    name = network.extra.get("profile")
+    if name in PROFILES:
+        return PROFILES[name]
+    if (network.units.length, network.units.speed) == ("km", "km/h") and any(
+        c in PROFILES["generic"].table for c in set(network.road_class.tolist())
+    ):
+        return PROFILES["generic"]
+    return None
+
+
+def _is_osm(network: Network) -> bool:
+    return "osm_way_ids" in network.extra
+
+
+def _way_ids(network: Network, link: int) -> tuple[int, ...]:
+    ways = network.extra.get("osm_way_ids")
+    if ways is None or len(ways) != network.num_links or ways[link] is None:
+        return ()
+    return tuple(int(w) for w in ways[link])
+
+
+def _link_type(network: Network, road_class: str) -> int:
+    if not _is_osm(network):
+        return 0
+    return LINK_TYPE.get(road_class, 0)
+
+
+def _straight_line(network: Network, a: int, b: int) -> Any:
+    import shapely
+
+    return shapely.LineString(
+        [(float(network.x[a]), float(network.y[a])), (float(network.x[b]), float(network.y[b]))]
+    )
+
+
+def _metres_per_crs_unit(crs: str | None) -> float | None:
+    """Metres per coordinate unit of a projected CRS (1 when unknown); None if geographic."""
+    if crs is None:
+        return 1.0
+    import pyproj
+
+    c = pyproj.CRS.from_user_input(crs)
+    if c.is_geographic:
+        return None
+    try:
+        return float(c.axis_info[0].unit_conversion_factor)
+    except (IndexError, AttributeError):
+        return 1.0
+
+
+def _reverse_links(
+    network: Network, link: int, allowed: np.ndarray, *, exclude: Iterable[int] = ()
+) -> list[int]:
+    """Links ``term -> init`` of ``link`` among ``allowed`` (a mask), best match first.
+
+    Same OSM ways first, then the same class; within those, the closest length.
+    """
+    a, b = int(network.init[link]), int(network.term[link])
+    out = network.fs_links[network.fs_indptr[b] : network.fs_indptr[b + 1]]
+    rev = [int(k) for k in out if network.term[k] == a and allowed[k] and k not in exclude]
+    if len(rev) <= 1:
+        return rev
+    ways = _way_ids(network, link)
+    same = [k for k in rev if ways and _way_ids(network, k) == ways]
+    if not same:
+        same = [k for k in rev if network.road_class[k] == network.road_class[link]]
+    pool = same or rev
+    return sorted(pool, key=lambda k: (abs(network.length[k] - network.length[link]), k))

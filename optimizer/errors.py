@@ -7,10 +7,13 @@ from networks.errors import (
     FileFormatError,
     InvalidDemandError,
     InvalidNetworkError,
+    OptionError,
     RoadoptError,
+    UsageError,
 )
 
 __all__ = [
+    "CandidateFileError",
     "DatasetNotFoundError",
     "DisconnectedDemandError",
     "FileFormatError",
@@ -42,28 +45,8 @@ class InvalidCandidatesError(RoadoptError, ValueError):
     """Candidate upgrades that cannot be used (unknown nodes, negative cost, ...)."""
 
 
-class UsageError(RoadoptError, ValueError):
-    """A combination of options that does not make sense (the CLI exits with status 2)."""
-
-
-class OptionError(UsageError):
-    """One option (a keyword argument, a setting) has a value that cannot be used.
-
-    The application wing names the option as its user wrote it: ``--gap`` on the command
-    line, ``assignment.gap`` with the line in a scenario file, ``rgap`` in Python.
-
-    Attributes
-    ----------
-    option : str
-        The keyword (setting field) name.
-    detail : str
-        What is wrong, without the option's name.
-    """
-
-    def __init__(self, option: str, detail: str) -> None:
-        super().__init__(f"{option}: {detail}")
-        self.option = option
-        self.detail = detail
+class CandidateFileError(FileFormatError, InvalidCandidatesError):
+    """A candidates file that cannot be used; names the file, line or feature and field."""
 
 
 class InfeasibleBudgetError(OptionError):

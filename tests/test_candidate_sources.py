@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 
@@ -13,16 +14,11 @@ from networks import open_study
 from networks.errors import FileFormatError
 from networks.synthetic import grid
 from optimizer import assign
-from optimizer.candidate_sources import (
-    DEFAULT_COSTS,
-    SOURCES,
-    CandidateFileError,
-    generate_candidates,
-    read_candidates,
-    write_candidates,
-)
+from optimizer.candidate_files import CandidateFileError, read_candidates, write_candidates
 from optimizer.candidates import CandidateSet
+from optimizer.costs import DEFAULT_COSTS
 from optimizer.errors import InvalidCandidatesError
+from optimizer.generate import SOURCES, generate_candidates
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -543,6 +539,32 @@ def test_generation_is_deterministic(town, town_cs):
     # without a result it solves the equilibrium itself and lands on the same set
     fresh = generate_candidates(study.network, study.demand)
     assert fresh.ids == town_cs.ids
+
+
+def test_generation_solves_its_equilibrium_with_the_given_settings(town, town_cs, monkeypatch):
+    from optimizer import generate
+
+    study, result = town
+    assert inspect.signature(generate_candidates).parameters["rgap"].default == 1e-6
+    calls = []
+    real = generate.assign
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "assign", recording)
+    # a base equilibrium given by the caller is used as is
+    given = generate_candidates(
+        study.network, study.demand, result=result, rgap=1e-3, distance_factor=5.0
+    )
+    assert calls == [] and given.ids == town_cs.ids
+    weights = {"toll_factor": 0.5, "distance_factor": 0.3}
+    own = generate_candidates(study.network, study.demand, rgap=1e-5, **weights)
+    assert calls == [{"rgap": 1e-5, **weights}]
+    # ... and solving it here is the same as giving that equilibrium
+    base = real(study.network, study.demand, rgap=1e-5, **weights)
+    assert_same_set(own, generate_candidates(study.network, study.demand, result=base))
 
 
 def test_all_candidates_applied_keep_the_equilibrium_sound(town, town_cs):

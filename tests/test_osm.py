@@ -1,4 +1,4 @@
-"""networks.osm: OSM files, online queries (faked), tag parsing, profiles, errors, presets.
+"""networks.osm: OSM files, online queries (faked), the built-in town, errors.
 
 No test touches the network: every osmnx download function is replaced by a fake, and a
 guard makes any HTTP request fail.
@@ -10,7 +10,6 @@ import bz2
 import gzip
 import math
 import re
-import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,9 +17,9 @@ import numpy as np
 import pytest
 import shapely
 
-from networks import FileFormatError, Network, osm
+from networks import FileFormatError, Network, osm, roads
 from networks.network import OSM_UNITS
-from networks.zoning import largest_scc
+from networks.zones import largest_scc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOWN = FIXTURES / "town.osm"
@@ -103,81 +102,6 @@ def check_contract(net: Network, raw_ids: set[int]) -> None:
     net.validate()
 
 
-# ---------------------------------------------------------------------- tag parsing
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2", 2.0),
-        (3, 3.0),
-        ("2;3", 2.0),
-        (["3", "2"], 2.0),
-        ("1.5", 1.5),
-        ("none", None),
-        ("many", None),
-        ("0", None),
-        ("-2", None),
-        ("99", None),
-        ("", None),
-        (None, None),
-        (float("nan"), None),
-    ],
-)
-def test_parse_lanes(value, expected):
-    assert osm.parse_lanes(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("50", 50.0),
-        (60, 60.0),
-        ("50 mph", 50 * 1.609344),
-        ("30mph", 30 * 1.609344),
-        ("20 knots", 20 * 1.852),
-        ("50 km/h", 50.0),
-        ("50;70", 60.0),
-        (["30", "50"], 40.0),
-        ("RU:urban", 60.0),
-        ("RU:rural", 90.0),
-        ("DE:zone30", 30.0),
-        ("DE:zone:30", 30.0),
-        ("IT:urban", 50.0),
-        ("CN:rural", 70.0),
-        ("DE:motorway", None),
-        ("none", None),
-        ("signals", None),
-        ("variable", None),
-        ("fast", None),
-        ("500", None),
-        (None, None),
-        (float("nan"), None),
-    ],
-)
-def test_parse_maxspeed(value, expected):
-    got = osm.parse_maxspeed(value)
-    assert got == (None if expected is None else pytest.approx(expected))
-
-
-def test_profiles_cover_every_class_and_rank_ramps_with_their_road():
-    for prof in osm.PROFILES.values():
-        assert set(prof.classes) <= set(prof.table)
-        for c in osm.ROAD_CLASSES:
-            speed, lanes, cap = prof.table[c]
-            assert speed > 0 and lanes >= 1 and cap > 0
-            assert prof.bpr[c][0] > 0 and prof.bpr[c][1] > 0
-    assert osm.class_rank("trunk_link") == osm.class_rank("trunk") < osm.class_rank("primary")
-    assert osm.class_rank("footway") > osm.class_rank("track")
-    assert "track" in osm.PROFILES["china"].classes
-    assert "track" not in osm.PROFILES["generic"].classes
-    # mountain terrain lowers the design speeds
-    for c in osm.ROAD_CLASSES:
-        assert osm.PROFILES["china-mountain"].speed(c) <= osm.PROFILES["china"].speed(c)
-    with pytest.raises(ValueError, match="unknown road profile"):
-        osm.get_profile("martian")
-    with pytest.raises(ValueError, match="not in profile"):
-        osm.get_profile("generic", highway=["footway"])
-
-
 def test_utm_zone_is_chosen_from_the_position():
     assert osm.utm_crs(104.77, 29.35) == "EPSG:32648"  # Zigong
     assert osm.utm_crs(-122.29, 37.81) == "EPSG:32610"  # Oakland
@@ -215,11 +139,11 @@ def test_town_oneway_handling(town):
 def test_town_tags_and_class_defaults(town):
     links = links_of(town)
     k = links[(1, 3)]  # trunk, lanes=4, maxspeed=50 mph
-    assert town.road_class[k] == "trunk" and town.link_type[k] == osm.LINK_TYPE["trunk"]
+    assert town.road_class[k] == "trunk" and town.link_type[k] == roads.LINK_TYPE["trunk"]
     assert town.lanes[k] == 2.0  # 4 lanes on a two-way road: 2 per direction
     assert town.speed[k] == pytest.approx(80.4672)
-    assert town.capacity[k] == 2 * osm.GENERIC_TABLE["trunk"][2]
-    assert (town.alpha[k], town.beta[k]) == osm.BPR_BY_CLASS["trunk"]
+    assert town.capacity[k] == 2 * roads.GENERIC_TABLE["trunk"][2]
+    assert (town.alpha[k], town.beta[k]) == roads.BPR_BY_CLASS["trunk"]
     assert town.length[k] == pytest.approx(0.3, rel=1e-3)
     assert town.free_flow_time[k] == pytest.approx(0.3 / 80.4672 * 60, rel=1e-3)
     assert town.extra["osm_way_ids"][k] == (100,)
@@ -227,24 +151,24 @@ def test_town_tags_and_class_defaults(town):
     assert len(town.extra["geometry"][k].coords) == 3  # the simplified vertex 2 stays in it
     k = links[(4, J)]  # trunk, lanes=2;3, maxspeed=none
     assert town.length[k] == pytest.approx(0.306, rel=1e-3)  # extended to J's centroid
-    assert town.lanes[k] == 1.0 and town.speed[k] == osm.GENERIC_TABLE["trunk"][0]
+    assert town.lanes[k] == 1.0 and town.speed[k] == roads.GENERIC_TABLE["trunk"][0]
     k = links[(4, 21)]  # residential, lanes=2 two-way, maxspeed=RU:urban
     assert town.lanes[k] == 1.0 and town.speed[k] == 60.0
     k = links[(11, 13)]  # residential, lanes=none, maxspeed=signals
-    assert town.lanes[k] == 1.0 and town.speed[k] == osm.GENERIC_TABLE["residential"][0]
-    assert town.capacity[k] == osm.GENERIC_TABLE["residential"][2]
+    assert town.lanes[k] == 1.0 and town.speed[k] == roads.GENERIC_TABLE["residential"][0]
+    assert town.capacity[k] == roads.GENERIC_TABLE["residential"][2]
     assert town.extra["osm_way_ids"][k] == (201,)
     k = links[(21, 22)]  # tertiary with garbage tags
-    assert town.speed[k] == osm.GENERIC_TABLE["tertiary"][0]
-    assert town.lanes[k] == 1.0 and (town.alpha[k], town.beta[k]) == osm.BPR_BY_CLASS["tertiary"]
+    assert town.speed[k] == roads.GENERIC_TABLE["tertiary"][0]
+    assert town.lanes[k] == 1.0 and (town.alpha[k], town.beta[k]) == roads.BPR_BY_CLASS["tertiary"]
 
 
 def test_town_china_profile_uses_its_own_defaults():
     net = osm.from_file(TOWN, profile="china")
     links = links_of(net)
     k = links[(11, 13)]
-    assert net.speed[k] == osm.CHINA_TABLE["residential"][0]
-    assert net.capacity[k] == osm.CHINA_TABLE["residential"][2]
+    assert net.speed[k] == roads.CHINA_TABLE["residential"][0]
+    assert net.capacity[k] == roads.CHINA_TABLE["residential"][2]
     assert net.speed[links[(1, 3)]] == pytest.approx(80.4672)  # a tagged limit wins
     assert net.extra["profile"] == "china"
 
@@ -555,55 +479,6 @@ def test_online_errors_are_wrapped(fake_osmnx):
     import osmnx as ox
 
     assert "lanes:forward" not in ox.settings.useful_tags_way
-
-
-# ---------------------------------------------------------------------- presets
-def test_presets_parse_and_have_the_expected_keys():
-    names = osm.presets()
-    assert len(names) >= 4 and "ziliujing" in names
-    root = Path(osm.__file__).parent / "presets"
-    for name in names:
-        text = (root / f"{name}.toml").read_text(encoding="utf-8")
-        assert "NEEDS THE INTERNET" in text
-        doc = tomllib.loads(text)
-        assert {"name", "title", "network", "demand"} <= set(doc)
-        net = doc["network"]
-        assert net["source"] in ("place", "bbox", "polygon", "file")
-        assert net["profile"] in osm.PROFILES
-        if net["source"] == "place":
-            assert "Zigong" in net["query"] and "Sichuan" in net["query"]
-        if net["source"] == "bbox":
-            w, s, e, n = osm._check_bbox(net["bbox"])
-            assert osm.utm_crs((w + e) / 2, (s + n) / 2) == "EPSG:32648"  # Zigong's zone
-        dem = doc["demand"]
-        assert isinstance(dem["n_zones"], int) and isinstance(dem["seed"], int)
-        assert 0 <= dem["external_share"] < 1
-        assert set(dem["gateway_classes"]) <= set(osm.ROAD_CLASSES)
-        assert doc["gateway"], "each preset names the roads that serve as gateways"
-        assert osm.load_preset(name)["name"] == name
-
-
-def test_preset_builds_with_a_fake_osmnx(fake_osmnx, tmp_path):
-    net = osm.from_preset("ziliujing")
-    assert net.name == "ziliujing" and net.extra["profile"] == "china"
-    p = tmp_path / "mine.toml"
-    p.write_text(f'[network]\nsource = "file"\npath = "{TOWN.as_posix()}"\nprofile = "generic"\n')
-    assert osm.from_preset(p).num_links == 16
-
-
-def test_bad_presets(tmp_path):
-    with pytest.raises(FileFormatError, match="unknown preset"):
-        osm.load_preset("atlantis")
-    p = tmp_path / "bad.toml"
-    p.write_text("[network\n")
-    with pytest.raises(FileFormatError, match="not valid TOML"):
-        osm.load_preset(p)
-    p.write_text('[network]\nsource = "place"\n')
-    with pytest.raises(FileFormatError, match="needs a 'query'"):
-        osm.load_preset(p)
-    p.write_text('[network]\nsource = "magic"\n')
-    with pytest.raises(FileFormatError, match="source"):
-        osm.load_preset(p)
 
 
 def test_fft_matches_speed_everywhere(builtin):

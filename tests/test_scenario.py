@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import pytest
 
+from networks import osm, roads
 from networks.errors import FileFormatError
 from optimizer.jobs.cli import main
 from optimizer.jobs.scenario import load_scenario, run_scenario
@@ -72,13 +74,34 @@ def test_paths_are_relative_to_the_file_and_variables_expand(tmp_path, monkeypat
     assert sc.get("output", "dir") == str(sub / "out")
 
 
-def test_bundled_presets_are_scenarios():
-    from networks.osm import presets
+def _bundled_presets() -> list[str]:
+    root = resources.files("networks") / "presets"
+    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
-    for name in presets():
+
+def test_bundled_presets_are_scenarios():
+    """Every preset in networks/presets loads as a scenario, by name, with its network source."""
+    names = _bundled_presets()
+    assert len(names) >= 4 and "ziliujing" in names
+    for name in names:
         sc = load_scenario(name)
-        assert sc.doc["network"]["source"] in ("place", "bbox", "polygon")
-        assert sc.doc["network"]["profile"].startswith("china")
+        assert sc.name == name and sc.text.startswith("# roadopt scenario:")
+        assert "NEEDS THE INTERNET" in sc.text and "roadopt run NAME" in sc.text
+        assert {"name", "title", "network", "demand"} <= set(sc.doc)
+        net = sc.doc["network"]
+        assert net["source"] in ("place", "bbox", "polygon")
+        assert net["profile"] in roads.PROFILES and net["profile"].startswith("china")
+        if net["source"] == "place":
+            assert "Zigong" in net["query"] and "Sichuan" in net["query"]
+        if net["source"] == "bbox":
+            w, s, e, n = osm._check_bbox(net["bbox"])
+            assert osm.utm_crs((w + e) / 2, (s + n) / 2) == "EPSG:32648"  # Zigong's zone
+        dem = sc.doc["demand"]
+        assert isinstance(dem["n_zones"], int) and isinstance(sc.doc["seed"], int)
+        assert 0 <= dem["external_share"] < 1
+        assert set(dem["gateway_classes"]) <= set(roads.ROAD_CLASSES)
+        assert sc.notes, "each preset names the roads that serve as gateways"
+        assert all(n.road and n.road_class in roads.ROAD_CLASSES for n in sc.notes)
 
 
 def test_assign_scenario_runs_and_records_itself(data_dir, tmp_path):
@@ -92,8 +115,9 @@ def test_assign_scenario_runs_and_records_itself(data_dir, tmp_path):
     assert main(["run", str(p), "--out", str(out), "-q"]) == 0
     doc = json.loads((out / "plan.json").read_text())
     assert doc["relative_gap"] <= 1e-9 and abs(doc["objective"] - 4231335.287) < 1e-3
-    assert doc["run"]["settings"]["scenario"]["command"] == "assign"
-    assert "version" in doc["run"]["settings"]
+    assert doc["run"]["settings"]["command"] == "assign"
+    assert doc["run"]["settings"]["assignment"]["gap"] == 1e-9
+    assert doc["run"]["scenario_file"] == str(p) and doc["run"]["version"]
     assert (out / "flows.csv").exists()
 
 
@@ -112,7 +136,7 @@ def test_optimize_scenario_on_an_instance(data_dir, tmp_path):
     doc = json.loads((out / "plan.json").read_text())
     assert (
         doc["status"] == "optimal"
-        and doc["run"]["settings"]["scenario"]["optimize"]["budget_share"] == 0.25
+        and doc["run"]["settings"]["optimize"]["budget_share"] == 0.25
     )
     # the same run into the same folder replaces its files; a different one is refused
     run_scenario(sc, out=out)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from networks import open_study
+from networks import open_study, osm
 from optimizer import assign
 
 
@@ -59,3 +61,35 @@ def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
     g = gpd.read_file(out)
     assert len(g) == net.num_links and g.crs.to_epsg() == 32648
     np.testing.assert_allclose(g["flow"].to_numpy(), r.flow)
+
+
+def test_consolidation_options_reach_the_osm_readers(monkeypatch):
+    """open_study passes consolidate and tolerance (metres) to every OSM reader."""
+    town = Path(__file__).parent / "fixtures" / "town.osm"
+    merged = open_study(town, n_zones=2)
+    assert merged.network.extra["consolidated_nodes"]  # nodes 5 and 14 become one junction
+    assert merged.network.extra["consolidation_tolerance_m"] == osm.DEFAULT_TOLERANCE_M
+    apart = open_study(town, n_zones=2, consolidate=False)
+    assert not apart.network.extra["consolidated_nodes"]
+    assert apart.network.extra["consolidation_tolerance_m"] is None
+    assert {5, 14} <= set(apart.network.node_ids.tolist())
+    assert open_study(town, n_zones=2, tolerance=25.0).network.extra[
+        "consolidation_tolerance_m"
+    ] == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="tolerance"):
+        open_study(town, tolerance=-1.0)
+    # the built-in town and the online readers get them too
+    seen = []
+
+    def fake(*args, **kwargs):
+        seen.append(kwargs)
+        raise RuntimeError("stop here")
+
+    for reader in ("builtin_town", "from_place", "from_bbox"):
+        monkeypatch.setattr(osm, reader, fake)
+    for kwargs in ({}, {"place": "Somewhere"}, {"bbox": (104.7, 29.3, 104.8, 29.4)}):
+        with pytest.raises(RuntimeError, match="stop here"):
+            open_study(**kwargs, profile="china", consolidate=False, tolerance=4.0)
+    assert [(k["profile"], k["consolidate"], k["tolerance"]) for k in seen] == [
+        ("china", False, 4.0)
+    ] * 3

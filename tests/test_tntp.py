@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from networks import FileFormatError, Network
+from networks._io import format_float
 from networks.tntp import (
     align_flows,
     companion_file,
@@ -326,6 +327,17 @@ BROKEN_NETS = [
         r"line 9: field 'cost': is negative",
     ),
 ]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_numbers_are_written_in_the_shortest_exact_form(x):
+    """The one float formatter of the TNTP and candidate writers reads back exactly."""
+    text = format_float(x)
+    assert float(text) == x
+    if x.is_integer() and abs(x) < 1e15:
+        assert text == str(int(x))
+    else:
+        assert text == repr(x)
 
 
 @pytest.mark.parametrize("label, text, message", BROKEN_NETS, ids=[b[0] for b in BROKEN_NETS])

@@ -1,4 +1,7 @@
-"""networks.zoning: zones, gateways, the gravity model and the synthesized demand."""
+"""The demand model: zones, gateways, the gravity model and the synthesized demand.
+
+networks.zones, networks.gateways, networks.gravity and networks.zoning.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ from networks import (
     InvalidDemandError,
     InvalidNetworkError,
     Network,
+    gateways,
+    gravity,
     osm,
+    zones,
     zoning,
 )
 from networks.synthetic import braess, grid
@@ -58,7 +64,7 @@ def check_model(net: Network, m: zoning.DemandModel) -> None:
     z, g = m.zones.num_zones, m.gateways.num_gateways
     assert d.num_zones == z + g
     assert set(d.zone_node_ids.tolist()) <= set(net.node_ids.tolist())
-    scc = zoning.largest_scc(net)
+    scc = zones.largest_scc(net)
     assert scc[net.node_indices(d.zone_node_ids)].all()
     assert d.internal.tolist() == [True] * z + [False] * g
     assert d.period == "peak hour" and d.period_hours == 1.0
@@ -86,7 +92,7 @@ def test_gravity_meets_row_and_column_targets():
     O = rng.uniform(10, 100, z)
     D = rng.permutation(O) * 1.0
     C = rng.uniform(1, 30, (z, z))
-    r = zoning.gravity(O, D, C, beta=0.08)
+    r = gravity.gravity(O, D, C, beta=0.08)
     assert r.converged and r.max_error < 1e-6
     np.testing.assert_allclose(r.matrix.sum(axis=1), O, atol=1e-8)
     np.testing.assert_allclose(r.matrix.sum(axis=0), D, atol=1e-8)
@@ -99,47 +105,47 @@ def test_gravity_meets_row_and_column_targets():
     allowed[0, 1] = False
     C2 = C.copy()
     C2[2, 3] = np.inf
-    r2 = zoning.gravity(O, D, C2, allowed=allowed, deterrence=lambda t: 1.0 / (1.0 + t) ** 2)
+    r2 = gravity.gravity(O, D, C2, allowed=allowed, deterrence=lambda t: 1.0 / (1.0 + t) ** 2)
     assert r2.matrix[0, 1] == 0 and r2.matrix[2, 3] == 0 and r2.converged
 
 
 def test_gravity_rejects_bad_targets_and_reports_infeasible_ones():
     with pytest.raises(ValueError, match="differs"):
-        zoning.gravity([1.0, 2.0], [1.0, 1.0], np.ones((2, 2)))
+        gravity.gravity([1.0, 2.0], [1.0, 1.0], np.ones((2, 2)))
     with pytest.raises(ValueError, match=">= 0"):
-        zoning.gravity([-1.0, 2.0], [1.0, 0.0], np.ones((2, 2)))
+        gravity.gravity([-1.0, 2.0], [1.0, 0.0], np.ones((2, 2)))
     with pytest.raises(ValueError, match="cost matrix"):
-        zoning.gravity([1.0, 1.0], [1.0, 1.0], np.ones((3, 3)))
+        gravity.gravity([1.0, 1.0], [1.0, 1.0], np.ones((3, 3)))
     # zone 0 may only send to itself, but zone 0 may not receive: infeasible
     allowed = np.array([[False, True], [True, True]])
     C = np.array([[1.0, np.inf], [1.0, 1.0]])
-    r = zoning.gravity([5.0, 1.0], [5.0, 1.0], C, allowed=allowed, max_iter=50)
+    r = gravity.gravity([5.0, 1.0], [5.0, 1.0], C, allowed=allowed, max_iter=50)
     assert not r.converged and r.iterations == 50
 
 
 # ---------------------------------------------------------------------- the town fixture
 def test_town_gateways_on_the_trunk_road(town):
-    gw = zoning.find_gateways(town)
+    gw = gateways.find_gateways(town)
     assert sorted(gw.node_ids.tolist()) == [1, 6]
     assert set(gw.road_class) == {"trunk"} and set(gw.ref) == {"G321"}
     np.testing.assert_allclose(gw.boundary_distance, 0.0, atol=1e-6)
     # weights: capacity of the trunk links entering each gateway
     w = dict(zip(gw.node_ids.tolist(), gw.weight.tolist(), strict=True))
     assert w == {1: 3600.0, 6: 1800.0}
-    assert zoning.find_gateways(town, refs=["g321"]).num_gateways == 2
-    assert zoning.find_gateways(town, refs=["X999"]).num_gateways == 2  # warned, ignored
+    assert gateways.find_gateways(town, refs=["g321"]).num_gateways == 2
+    assert gateways.find_gateways(town, refs=["X999"]).num_gateways == 2  # warned, ignored
     # another class: the tertiary road's dead end at node 22 is on the boundary
-    ter = zoning.find_gateways(town, classes=["tertiary"])
+    ter = gateways.find_gateways(town, classes=["tertiary"])
     assert 22 in ter.node_ids
     gdf = gw.to_geodataframe()
     assert len(gdf) == 2 and gdf.crs.to_epsg() == 32648
 
 
 def test_gateways_are_deduplicated_by_distance(town):
-    gw = zoning.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=200.0)
+    gw = gateways.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=200.0)
     # within 500 m of the hull: 1, 3, 4, J and 6; 300 m apart, so none is a duplicate
     assert sorted(gw.node_ids.tolist()) == sorted([1, 3, 4, J, 6])
-    gw = zoning.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=700.0)
+    gw = gateways.find_gateways(town, classes=["trunk"], max_distance=500.0, min_separation=700.0)
     assert gw.node_ids.tolist()[0] in (1, 6)  # on the boundary: first
     xy = np.column_stack([gw.x, gw.y])
     d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
@@ -151,10 +157,10 @@ def test_user_gateways_at_points(town):
 
     tf = pyproj.Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
     lonlat = [tf.transform(X0 - 590, Y0 - 290), tf.transform(X0 + 610, Y0 + 5)]
-    gw = zoning.gateways_at(town, lonlat)
+    gw = gateways.gateways_at(town, lonlat)
     assert gw.node_ids.tolist() == [22, 6] and gw.source == "user"
     assert gw.road_class.tolist() == ["tertiary", "trunk"]
-    gw2 = zoning.gateways_at(town, [(X0 - 600, Y0 - 300)], crs=None)
+    gw2 = gateways.gateways_at(town, [(X0 - 600, Y0 - 300)], crs=None)
     assert gw2.node_ids.tolist() == [22]
 
 
@@ -166,7 +172,7 @@ def test_town_zones_and_demand(town):
     assert sorted(m.gateways.node_ids.tolist()) == [1, 6]
     assert m.demand.zone_ids.tolist() == [1, 2, 3, 4]  # gateways numbered after the zones
     # road-km activity: each link's km x class weight / 2, summed by the tail node's zone
-    w = np.array([zoning.ROAD_ACTIVITY_WEIGHT[c] for c in town.road_class])
+    w = np.array([zones.ROAD_ACTIVITY_WEIGHT[c] for c in town.road_class])
     assert m.zones.activity.sum() == pytest.approx((town.length * w).sum() / 2)
     # gateways share the external trips by their weights (3600 : 1800)
     ext = m.origins[2:]
@@ -204,10 +210,10 @@ def test_parameters_scale_the_demand(town):
 
 def test_zone_count_errors(town):
     with pytest.raises(ValueError, match="between 1 and 9"):
-        zoning.cluster_zones(town, n_zones=10)
+        zones.cluster_zones(town, n_zones=10)
     with pytest.raises(ValueError, match="between 1"):
-        zoning.cluster_zones(town, n_zones=0)
-    assert zoning.default_zone_count(9) == 2 and zoning.default_zone_count(10**6) == 50
+        zones.cluster_zones(town, n_zones=0)
+    assert zones.default_zone_count(9) == 2 and zones.default_zone_count(10**6) == 50
 
 
 def test_network_without_coordinates_is_rejected():
@@ -253,7 +259,7 @@ def test_zones_from_a_users_polygons(town, tmp_path):
         tmp_path / "zones.geojson",
         [(WEST, {"zone_id": 10, "population": 1200}), (EAST, {"zone_id": 20, "population": 800})],
     )
-    zs = zoning.zones_from_polygons(p, town)
+    zs = zones.zones_from_polygons(p, town)
     assert zs.zone_ids.tolist() == [10, 20] and zs.activity_unit == "persons"
     assert zs.activity.tolist() == [1200.0, 800.0]
     west = {1, 3, 11, 22}
@@ -262,13 +268,13 @@ def test_zones_from_a_users_polygons(town, tmp_path):
     m = zoning.demand_model(town, zones=p)
     check_model(town, m)
     assert m.zones.activity_unit == "persons"
-    assert m.origins[:2].sum() == pytest.approx(2000 * zoning.TRIP_RATE["persons"] * 0.1)
+    assert m.origins[:2].sum() == pytest.approx(2000 * gravity.TRIP_RATE["persons"] * 0.1)
     assert m.demand.zone_ids.tolist() == [10, 20, 21, 22]
 
 
 def test_zone_polygons_without_population_use_a_proxy(town, tmp_path):
     p = write_zones(tmp_path / "z.geojson", [(WEST, {}), (EAST, {})])
-    zs = zoning.zones_from_polygons(p, town)
+    zs = zones.zones_from_polygons(p, town)
     assert zs.zone_ids.tolist() == [1, 2] and zs.activity_unit == "road-km"
     assert np.all(zs.activity > 0)
 
@@ -276,7 +282,7 @@ def test_zone_polygons_without_population_use_a_proxy(town, tmp_path):
 def test_a_zone_covering_no_node_is_an_error(town, tmp_path):
     p = write_zones(tmp_path / "z.geojson", [(WEST, {"zone_id": 1}), (EMPTY, {"zone_id": 7})])
     with pytest.raises(InvalidDemandError, match=r"z\.geojson: zone 7 \(row 2\) covers no node"):
-        zoning.zones_from_polygons(p, town)
+        zones.zones_from_polygons(p, town)
 
 
 def test_bad_zone_files(town, tmp_path):
@@ -284,26 +290,26 @@ def test_bad_zone_files(town, tmp_path):
     import shapely
 
     with pytest.raises(FileNotFoundError):
-        zoning.zones_from_polygons(tmp_path / "missing.geojson", town)
+        zones.zones_from_polygons(tmp_path / "missing.geojson", town)
     bad = tmp_path / "bad.geojson"
     bad.write_text("{not json")
     with pytest.raises(FileFormatError, match=r"bad\.geojson"):
-        zoning.zones_from_polygons(bad, town)
+        zones.zones_from_polygons(bad, town)
     nocrs = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)])
     with pytest.raises(FileFormatError, match="no CRS"):
-        zoning.zones_from_polygons(nocrs, town)
+        zones.zones_from_polygons(nocrs, town)
     p = write_zones(tmp_path / "pop.geojson", [(WEST, {"population": -5})])
     with pytest.raises(FileFormatError, match="population"):
-        zoning.zones_from_polygons(p, town)
+        zones.zones_from_polygons(p, town)
 
 
 # ---------------------------------------------------------------------- user OD matrix
 def test_a_users_od_matrix_overrides_the_gravity_model(town, tmp_path):
-    zs = zoning.cluster_zones(town, n_zones=2, seed=0)
-    gw = zoning.find_gateways(town)
+    zs = zones.cluster_zones(town, n_zones=2, seed=0)
+    gw = gateways.find_gateways(town)
     od = tmp_path / "od.csv"
     od.write_text("origin,destination,trips\n1,2,10\n2,1,5.5\n3,4,2\n1,2,1\n")
-    d = zoning.demand_from_od(od, zs, gw, period="morning peak hour", period_hours=1.0)
+    d = gravity.demand_from_od(od, zs, gw, period="morning peak hour", period_hours=1.0)
     mat = d.dense()
     assert mat[0, 1] == 11.0 and mat[1, 0] == 5.5 and mat[2, 3] == 2.0 and mat.sum() == 18.5
     assert d.period == "morning peak hour" and d.internal.tolist() == [True, True, False, False]
@@ -316,18 +322,18 @@ def test_a_users_od_matrix_overrides_the_gravity_model(town, tmp_path):
 
 
 def test_od_naming_unknown_zones_is_an_error(town, tmp_path):
-    zs = zoning.cluster_zones(town, n_zones=2, seed=0)
-    gw = zoning.find_gateways(town)
+    zs = zones.cluster_zones(town, n_zones=2, seed=0)
+    gw = gateways.find_gateways(town)
     od = tmp_path / "od.csv"
     od.write_text("origin,destination,trips\n1,2,10\n1,99,3\n")
     with pytest.raises(InvalidDemandError, match=r"od\.csv, line 3: destination 99 is not a zone"):
-        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+        gravity.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
     od.write_text("from,to,trips\n1,2,10\n")
     with pytest.raises(FileFormatError, match="origin, destination"):
-        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+        gravity.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
     od.write_text("origin,destination,trips\n1,2,-4\n")
     with pytest.raises(FileFormatError, match="line 2"):
-        zoning.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
+        gravity.demand_from_od(od, zs, gw, period="peak hour", period_hours=1.0)
 
 
 # ---------------------------------------------------------------------- real extracts
@@ -337,7 +343,7 @@ def test_real_extracts_get_zones_gateways_and_demand(extracts, name):
     m = zoning.demand_model(net, seed=0)
     check_model(net, m)
     assert m.gateways.num_gateways >= 1
-    assert m.zones.num_zones == zoning.default_zone_count(net.num_nodes)
+    assert m.zones.num_zones == zones.default_zone_count(net.num_nodes)
     again = zoning.demand_model(net, seed=0)
     np.testing.assert_array_equal(again.demand.dense(), m.demand.dense())
     np.testing.assert_array_equal(again.zones.node_ids, m.zones.node_ids)

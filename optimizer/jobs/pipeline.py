@@ -20,11 +20,12 @@ import numpy as np
 from networks import open_study
 from networks.sources import Study
 
-from .. import candidate_sources
 from ..appraisal import Appraisal
 from ..assignment import assign
+from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
 from ..errors import UsageError
+from ..generate import generate_candidates
 from ..results import AssignmentResult, Plan
 from ..search import optimize
 from .settings import (
@@ -66,6 +67,8 @@ def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
     """The :class:`networks.Study` a job's study settings describe (demand scaled)."""
     kwargs: dict[str, Any] = {
         "profile": s.profile,
+        "consolidate": s.consolidate,
+        "tolerance": s.tolerance,
         "n_zones": s.n_zones,
         "seed": s.seed,
         "od_period": s.od_period,
@@ -131,10 +134,16 @@ def resolve_candidates(
                 f"network '{net.name}' is not an OpenStreetMap network: automatic candidates "
                 "need road classes and coordinates; give --candidates FILE"
             )
-        return candidate_sources.generate_candidates(
-            net, study.demand, profile=profile, max_candidates=max_candidates, seed=seed
+        return generate_candidates(
+            net,
+            study.demand,
+            profile=profile,
+            max_candidates=max_candidates,
+            seed=seed,
+            toll_factor=toll_factor,
+            distance_factor=distance_factor,
         )
-    return candidate_sources.read_candidates(candidates, net)
+    return read_candidates(candidates, net)
 
 
 def plan_study(

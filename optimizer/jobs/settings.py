@@ -31,14 +31,15 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from networks import open_study
-from networks.osm import PROFILES
+from networks.roads import PROFILES
+from networks.sources import check_tolerance
 from networks.zoning import demand_model
 
 from ..appraisal import Appraisal
 from ..assignment import METHODS as ASSIGN_METHODS
 from ..assignment import ON_DISCONNECTED, assign, check_options
-from ..candidate_sources import generate_candidates
 from ..errors import OptionError
+from ..generate import generate_candidates
 from ..problem import OBJECTIVES, check_budget, check_min_resilience, resolve_weights
 from ..search import METHODS as SEARCH_METHODS
 from ..search import optimize
@@ -461,12 +462,12 @@ class StudySettings(Section):
         cli=False,
         off="keep every OpenStreetMap node of complex intersections",
     )
-    tolerance: float | None = setting(
-        None,
-        "intersection consolidation tolerance (default: the reader's)",
+    tolerance: float = setting(
+        default_of(open_study, "tolerance"),
+        "intersection consolidation tolerance",
         unit="m",
         cli=False,
-        check=_positive("tolerance"),
+        check=check_tolerance,
     )
     n_zones: int | None = setting(
         None,
