@@ -101,7 +101,7 @@ def test_bundled_presets_are_scenarios():
         assert 0 <= dem["external_share"] < 1
         assert set(dem["gateway_classes"]) <= set(roads.ROAD_CLASSES)
         assert sc.notes, "each preset names the roads that serve as gateways"
-        assert all(n.road and n.road_class in roads.ROAD_CLASSES for n in sc.notes)
+        assert all(n.road and n.road_class for n in sc.notes)
 
 
 def test_assign_scenario_runs_and_records_itself(data_dir, tmp_path):
