@@ -308,6 +308,10 @@ class Section:
     TABLE: ClassVar[str] = ""
     #: heading of the section's options in ``--help``
     TITLE: ClassVar[str] = "options"
+    #: the API functions whose keywords these settings are (defaults must agree; the job
+    #: functions of :mod:`optimizer.jobs.pipeline` and :mod:`optimizer.jobs.batch` are
+    #: checked by the tests, which know them)
+    API: ClassVar[tuple[Callable[..., Any], ...]] = ()
 
     def __post_init__(self) -> None:
         for f in specs(type(self)):
@@ -402,6 +406,7 @@ class StudySettings(Section):
     """
 
     TITLE: ClassVar[str] = "network and demand"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (open_study, demand_model)
 
     TABLE: ClassVar[str] = "network"
 
@@ -553,6 +558,7 @@ class CostSettings(Section):
     """The generalized cost of every link (``[assignment]``): time + factors x toll, length."""
 
     TITLE: ClassVar[str] = "generalized cost"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (assign, optimize, generate_candidates)
 
     TABLE: ClassVar[str] = "assignment"
 
@@ -578,6 +584,7 @@ class AssignSettings(CostSettings):
     """A user-equilibrium assignment (:func:`optimizer.assign`): ``[assignment]``."""
 
     TITLE: ClassVar[str] = "assignment"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (assign,)
 
     method: str = setting(
         default_of(assign, "method"),
@@ -612,6 +619,7 @@ class CandidateSettings(Section):
     """Where the upgrade candidates come from: ``[candidates]``."""
 
     TITLE: ClassVar[str] = "candidates"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (generate_candidates,)
 
     TABLE: ClassVar[str] = "candidates"
 
@@ -638,6 +646,7 @@ class OptimizeSettings(Section):
     """The design search (:func:`optimizer.optimize`): ``[optimize]``."""
 
     TITLE: ClassVar[str] = "design search"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (Appraisal,)
 
     TABLE: ClassVar[str] = "optimize"
 
@@ -881,6 +890,12 @@ class Job:
         for section in cls.SECTIONS.values():
             yield from specs(section)
 
+    def __post_init__(self) -> None:
+        want = next(c for c, j in JOBS.items() if j is type(self))
+        if self.meta.command != want:
+            raise OptionError("command", f"is {self.meta.command!r}; a {type(self).__name__} "
+                              f"runs command = {want!r}")  # fmt: skip
+
     def sections(self) -> Iterator[tuple[str, Section]]:
         for name in self.SECTIONS:
             yield name, getattr(self, name)
@@ -924,6 +939,7 @@ class AssignJob(Job):
         "assignment": AssignSettings,
         "output": OutputSettings,
     }
+    meta: ScenarioSettings = field(default_factory=lambda: ScenarioSettings(command="assign"))
     assignment: AssignSettings = field(default_factory=AssignSettings)
 
 
