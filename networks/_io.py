@@ -1,5 +1,7 @@
-"""Small file helpers shared by the readers and writers: atomic writes, text decoding,
-numbers written so that they read back exactly."""
+"""Small file helpers shared by the readers and writers.
+
+Atomic writes, text decoding, numbers written so that they read back exactly.
+"""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iter
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8, ``\\n`` line ends)."""
+    """Write ``text`` to ``path`` atomically (UTF-8, newline line ends)."""
     with open_atomic(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
 

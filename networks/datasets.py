@@ -285,9 +285,11 @@ def _download(name: str, info: DatasetInfo) -> DatasetFiles:
                 ) from None
             log.info("dataset %s: no %s file (%s)", name, role, exc)
             paths[role] = None
+    net = paths["net"]
+    assert net is not None  # a missing net file raised above
     return DatasetFiles(
         name=name,
-        net=paths["net"],
+        net=net,
         trips=paths.get("trips"),
         node=paths.get("node"),
         flow=paths.get("flow"),

@@ -90,10 +90,12 @@ class Demand:
     # ------------------------------------------------------------------ properties
     @property
     def num_zones(self) -> int:
+        """Number of zones (internal zones and gateways)."""
         return int(self.zone_ids.shape[0])
 
     @property
     def is_sparse(self) -> bool:
+        """Whether the matrix is a SciPy sparse array."""
         return sp.issparse(self.matrix)
 
     def dense(self) -> np.ndarray:
@@ -141,6 +143,7 @@ class Demand:
         )
 
     def summary(self) -> dict[str, Any]:
+        """Zones, trips and period as plain JSON-ready values."""
         return {
             "name": self.name,
             "zones": self.num_zones,

@@ -69,6 +69,7 @@ class Gateways:
 
     @property
     def num_gateways(self) -> int:
+        """Number of gateways."""
         return int(self.node_ids.shape[0])
 
     def to_geodataframe(self) -> Any:
@@ -210,12 +211,12 @@ def find_gateways(
             (np.ones(links.size), (network.init[links], network.term[links])), shape=(n, n)
         )
         _, lab = connected_components(g, directed=False)
-        best: dict[int, tuple[float, int]] = {}
+        nearest: dict[int, tuple[float, int, int]] = {}
         for i, d in zip(nodes.tolist(), dist.tolist(), strict=True):
             key = (d, int(network.node_ids[i]))
-            if lab[i] not in best or key < best[lab[i]][0:2]:
-                best[lab[i]] = (d, int(network.node_ids[i]), i)
-        chosen = sorted(best.values())
+            if lab[i] not in nearest or key < nearest[lab[i]][0:2]:
+                nearest[lab[i]] = (d, int(network.node_ids[i]), i)
+        chosen = sorted(nearest.values())
         pick = np.array([c[2] for c in chosen], dtype=np.int64)
         pdist = np.array([c[0] for c in chosen])
         log.info(

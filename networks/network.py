@@ -48,6 +48,7 @@ class Units:
     cost: str = "file units"
 
     def as_dict(self) -> dict[str, str]:
+        """The units as a plain dict (quantity -> unit)."""
         return dataclasses.asdict(self)
 
 
@@ -117,6 +118,7 @@ class CandidateLinks:
 
     @property
     def num_candidates(self) -> int:
+        """Number of candidate links."""
         return int(self.init.shape[0])
 
     def __len__(self) -> int:
@@ -354,14 +356,17 @@ class Network:
     # ------------------------------------------------------------------ properties
     @property
     def num_nodes(self) -> int:
+        """Number of nodes."""
         return int(self.node_ids.shape[0])
 
     @property
     def num_links(self) -> int:
+        """Number of links."""
         return int(self.init.shape[0])
 
     @property
     def has_coordinates(self) -> bool:
+        """Whether every node has finite x and y coordinates."""
         return bool(self.num_nodes) and bool(
             np.isfinite(self.x).all() and np.isfinite(self.y).all()
         )

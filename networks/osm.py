@@ -164,7 +164,7 @@ def _ox():
 
 @contextlib.contextmanager
 def _osmnx_settings() -> Iterator[Any]:
-    """osmnx with the extra way tags kept and roadopt's cache folder; restored afterwards."""
+    """Osmnx with the extra way tags kept and roadopt's cache folder; restored afterwards."""
     ox = _ox()
     s = ox.settings
     saved = (list(s.useful_tags_way), s.cache_folder)

@@ -383,6 +383,7 @@ def parse_maxspeed(value: Any) -> float | None:
         implausible values (the caller then uses the class default).
     """
     found = []
+    kmh: float | None
     for v in tag_values(value):
         s = str(v).strip()
         m = _NUMBER.match(s)

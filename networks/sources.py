@@ -132,7 +132,11 @@ def open_study(
     if sum(given) > 1:
         raise ValueError("name one network source: a NETWORK, a place, a bbox or a polygon")
     tol = check_tolerance(tolerance) if consolidate else float(tolerance)
-    osm_options = {"profile": profile, "consolidate": bool(consolidate), "tolerance": tol}
+    osm_options: dict[str, Any] = {
+        "profile": profile,
+        "consolidate": bool(consolidate),
+        "tolerance": tol,
+    }
     meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
     opts = dict(demand_options or {})
     if place is not None or bbox is not None or polygon is not None:

@@ -54,10 +54,10 @@ def braess(*, with_middle: bool = True, demand: float = 6.0) -> tuple[Network, D
         name="braess" if with_middle else "braess-without-middle",
     )
     dem = Demand(
-        zone_ids=[1, 2],
-        zone_node_ids=[1, 2],
+        zone_ids=np.array([1, 2]),
+        zone_node_ids=np.array([1, 2]),
         matrix=np.array([[0.0, demand], [0.0, 0.0]]),
-        internal=True,
+        internal=np.ones(2, dtype=bool),
         name="braess",
     )
     return net, dem

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -89,6 +90,16 @@ def _metadata(path: Path, lines: list[str]) -> tuple[dict[str, str], int]:
     raise FileFormatError(
         path, "no <END OF METADATA> line: the metadata block must end with <END OF METADATA>"
     )
+
+
+@overload
+def _meta_int(path: Path, meta: dict[str, str], key: str, *, required: Literal[True]) -> int: ...
+
+
+@overload
+def _meta_int(
+    path: Path, meta: dict[str, str], key: str, *, required: Literal[False]
+) -> int | None: ...
 
 
 def _meta_int(path: Path, meta: dict[str, str], key: str, *, required: bool) -> int | None:
@@ -501,7 +512,7 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
         zone_ids=ids,
         zone_node_ids=ids,
         matrix=matrix,
-        internal=True,
+        internal=np.ones(z, dtype=bool),
         period="as in file",
         name=name or _stem(path, "_trips"),
     )

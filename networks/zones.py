@@ -110,6 +110,7 @@ class Zones:
 
     @property
     def num_zones(self) -> int:
+        """Number of internal zones."""
         return int(self.zone_ids.shape[0])
 
     def to_geodataframe(self) -> Any:

@@ -245,7 +245,7 @@ def build(
     # ---------------------------------------------------------------- pass 1: common
     parsed: list[_Parsed] = []
     where: dict[str, Row] = {}
-    units = {r.text("cost_unit") for r in rows} - {None}
+    units = {u for r in rows if (u := r.text("cost_unit")) is not None}
     if len(units) > 1:
         raise CandidateFileError(
             path, f"rows use different cost units ({', '.join(sorted(units))}); use one"
@@ -704,9 +704,9 @@ def _effects(
             raise row.error("add_lanes", f"{add:g} is not a whole number >= 1; give 1, 2, ...")
         if capf is not None:
             raise row.error("capacity_factor", "give add_lanes or capacity_factor, not both")
-        f = (cur_lanes + add) / cur_lanes
-        scale["capacity"] = f
-        scale["lanes"] = f.copy()
+        factor = (cur_lanes + add) / cur_lanes
+        scale["capacity"] = factor
+        scale["lanes"] = factor.copy()
     for name, arr in (("capacity_factor", capf), ("lanes_factor", lanesf)):
         if arr is not None and np.any(arr < 1):
             raise row.error(

@@ -73,7 +73,7 @@ def link_costs(fft, alpha, beta, cap, const, flow, out):
 
 @njit(cache=True)
 def link_derivatives(fft, alpha, beta, cap, flow, out):
-    """d cost / d flow of every link (``inf`` at zero flow when ``0 < beta < 1``)."""
+    """D cost / d flow of every link (``inf`` at zero flow when ``0 < beta < 1``)."""
     for a in range(flow.shape[0]):
         out[a] = _deriv1(fft[a], alpha[a], beta[a], cap[a], flow[a])
 
@@ -875,7 +875,8 @@ def _rehang(
 ):
     """Hang the unused part of a bush on the network's shortest-path tree (see
     :func:`_update_one`). ``used`` is scratch (length n); the others as for
-    :func:`_dijkstra`."""
+    :func:`_dijkstra`.
+    """
     n = no_thru.shape[0]
     m = init.shape[0]
     for k in range(n):

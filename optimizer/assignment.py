@@ -98,8 +98,11 @@ class _Problem:
 
     @property
     def threads(self) -> int:
-        """Threads worth using: one for small problems, where starting threads costs more
-        than it saves (and a busy machine makes every parallel region wait)."""
+        """Threads worth using: one for small problems.
+
+        Starting threads costs more than it saves there (and a busy machine makes every
+        parallel region wait).
+        """
         return K.threads() if len(self.origins) * self.m >= 20_000 else 1
 
     def costs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -471,7 +474,7 @@ def _solve_bush(prob: _Problem, mon: _Monitor, warm: _WarmState | None, inner: i
     """Algorithm B: per outer iteration, update every bush, then ``inner`` shift passes."""
     m, nr = prob.m, len(prob.origins)
     cost = prob.costs(np.zeros(m))
-    if warm is not None and warm.xo is not None:
+    if warm is not None and warm.xo is not None and warm.in_bush is not None:
         xo = warm.xo.copy()
         in_bush = warm.in_bush.copy()
         _reset_closed_bushes(prob, xo, in_bush, warm, cost)

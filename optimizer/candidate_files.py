@@ -340,7 +340,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return "" if math.isnan(v) else format_float(v)
+        return "" if math.isnan(v) else format_float(float(v))
     return str(v)
 
 

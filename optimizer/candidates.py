@@ -144,17 +144,21 @@ class CandidateSet:
 
     @property
     def ids(self) -> list[str]:
+        """Candidate ids, in order."""
         return [c.id for c in self.candidates]
 
     @property
     def costs(self) -> np.ndarray:
+        """Cost of each candidate (the set's cost unit), float64 array (n,)."""
         return np.array([c.cost for c in self.candidates], dtype=np.float64)
 
     @property
     def total_cost(self) -> float:
+        """Cost of all candidates together (the set's cost unit)."""
         return float(self.costs.sum())
 
     def index(self, cid: str) -> int:
+        """Position of the candidate with id ``cid`` (KeyError if there is none)."""
         for k, c in enumerate(self.candidates):
             if c.id == cid:
                 return k
@@ -241,6 +245,7 @@ class CandidateSet:
         return self.apply(both)
 
     def summary(self) -> dict[str, Any]:
+        """Counts by kind, total cost and cost unit, JSON-ready."""
         kinds = {k: sum(c.kind == k for c in self.candidates) for k in KINDS}
         return {
             "candidates": len(self),

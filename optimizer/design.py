@@ -12,6 +12,7 @@ solving (``hook(model, y)`` with ``y`` the dict of candidate id -> BoolVar).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -67,15 +68,15 @@ class DesignModel:
         self.cs = candidates
         self.model = cp_model.CpModel()
         n = len(candidates)
-        self.y = [self.model.NewBoolVar(c.id) for c in candidates.candidates]
+        self.y = [self.model.new_bool_var(c.id) for c in candidates.candidates]
         costs, b_int, self.scale = integer_costs(candidates.costs, problem.budget)
         self.int_costs = costs
         if n:
-            self.model.Add(sum(c * v for c, v in zip(costs, self.y, strict=True)) <= b_int)
+            self.model.add(sum(c * v for c, v in zip(costs, self.y, strict=True)) <= b_int)
         for members in candidates.groups().values():
-            self.model.AddAtMostOne([self.y[k] for k in members])
+            self.model.add_at_most_one([self.y[k] for k in members])
         for k, r in candidates.prerequisites():
-            self.model.AddImplication(self.y[k], self.y[r])
+            self.model.add_implication(self.y[k], self.y[r])
         if problem.constraints is not None:
             problem.constraints(
                 self.model, {c.id: v for c, v in zip(candidates.candidates, self.y, strict=True)}
@@ -109,28 +110,28 @@ class DesignModel:
         n = len(self.cs)
         if n == 0:
             return np.zeros(0, dtype=bool)
-        self.model.ClearAssumptions()
-        lits = []
+        self.model.clear_assumptions()
+        lits: list[Any] = []
         if fixed_in is not None:
             lits += [self.y[k] for k in np.flatnonzero(fixed_in)]
         if fixed_out is not None:
-            lits += [self.y[k].Not() for k in np.flatnonzero(fixed_out)]
+            lits += [self.y[k].negated() for k in np.flatnonzero(fixed_out)]
         if lits:
-            self.model.AddAssumptions(lits)
+            self.model.add_assumptions(lits)
         w = np.asarray(weights, dtype=np.float64)
         top = max(float(np.abs(w).max(initial=0.0)), 1e-300)
         # integer objective: benefit first, then lower cost
         wi = [round(v / top * 1_000_000) * 1000 for v in w]
         cmax = max(self.int_costs) if self.int_costs else 1
         ci = [round(c / max(cmax, 1) * 999) for c in self.int_costs]
-        self.model.Maximize(sum((a - b) * v for a, b, v in zip(wi, ci, self.y, strict=True)))
+        self.model.maximize(sum((a - b) * v for a, b, v in zip(wi, ci, self.y, strict=True)))
         solver = self._solver()
-        status = solver.Solve(self.model)
+        status = solver.solve(self.model)
         self.solves += 1
-        self.model.ClearAssumptions()
+        self.model.clear_assumptions()
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
-        return np.array([bool(solver.Value(v)) for v in self.y], dtype=bool)
+        return np.array([bool(solver.value(v)) for v in self.y], dtype=bool)
 
     def feasible(self, plan: np.ndarray, *, cheap: bool = False) -> bool:
         """Whether a plan satisfies every constraint, user constraints included.

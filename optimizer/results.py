@@ -32,6 +32,7 @@ class History:
     seconds: np.ndarray
 
     def as_dict(self) -> dict[str, list]:
+        """The history as lists, JSON-ready."""
         return {
             "iteration": self.iteration.tolist(),
             "relative_gap": self.relative_gap.tolist(),
@@ -102,6 +103,7 @@ class AssignmentResult:
 
     @property
     def converged(self) -> bool:
+        """Whether the solve reached its target gap."""
         return self.status == Status.CONVERGED
 
     def summary(self) -> dict[str, Any]:

@@ -193,6 +193,7 @@ class _Evaluator:
             # Frank-Wolfe dual bound of the convex system-optimum problem
             lb = float(r.objective - max(0.0, r.tstt - r.sptt))
         else:
+            assert pb.roles is not None  # a connectivity problem has its zones' roles
             free_cost = net.free_flow_time + net.generalized_constant(
                 pb.toll_factor, pb.distance_factor
             )
@@ -288,8 +289,10 @@ class _Outcome:
 
 
 def _single_estimates(s: _Search, before: _Eval) -> np.ndarray:
-    """Estimated benefit of each candidate alone (with what it requires): the master's
-    proposal weights and the branching order."""
+    """Estimate the benefit of each candidate alone (with what it requires).
+
+    These are the master's proposal weights and the branching order.
+    """
     pb = s.problem
     est = np.zeros(pb.size)
     for k in range(pb.size):
@@ -669,6 +672,7 @@ def solve(
 def _infeasible_message(s: _Search) -> str:
     """Why no plan is admissible: the best resilience any affordable plan could reach."""
     pb = s.problem
+    assert pb.min_resilience is not None  # the only rule that makes plans inadmissible
     net, closed = pb.candidates.optimistic(pb.empty(), pb.affordable(pb.empty(), pb.empty()))
     reach = resilience(net, pb.roles, closed) if pb.roles is not None else math.nan
     return (

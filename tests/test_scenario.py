@@ -135,8 +135,7 @@ def test_optimize_scenario_on_an_instance(data_dir, tmp_path):
     assert run.plan.objective / 1000 <= 6509.7 * 1.0005
     doc = json.loads((out / "plan.json").read_text())
     assert (
-        doc["status"] == "optimal"
-        and doc["run"]["settings"]["optimize"]["budget_share"] == 0.25
+        doc["status"] == "optimal" and doc["run"]["settings"]["optimize"]["budget_share"] == 0.25
     )
     # the same run into the same folder replaces its files; a different one is refused
     run_scenario(sc, out=out)

@@ -101,7 +101,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _cli_type(f: Field) -> Callable[[str], Any]:
-    """argparse ``type=`` of a setting: its parser or its base type, with a clear error."""
+    """Argparse ``type=`` of a setting: its parser or its base type, with a clear error."""
     parse = f.spec.parse or f.base
 
     def convert(text: str) -> Any:
@@ -183,6 +183,7 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
     def fields(self) -> dict[str, Field]:
+        """The command's settings by name (those on the command line)."""
         return {
             f.name: f
             for cls, only in self.sections
@@ -207,6 +208,7 @@ def _num(v: Any, digits: int = 6) -> str:
 
 # ---------------------------------------------------------------------- commands
 def cmd_info(args: argparse.Namespace) -> int:
+    """``roadopt info``: print a network's and its demand's summary and warnings."""
     study = open_job_study(settings_of(args, StudySettings), need_demand=False)
     net, demand = study.network, study.demand
     info: dict[str, Any] = {"network": net.summary()}
@@ -314,6 +316,7 @@ def print_plan_summary(run) -> None:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
+    """``roadopt assign``: solve the equilibrium, write flows and a summary."""
     from .outputs import write_flow_layer, write_link_table
     from .pipeline import run_assign
     from .progress import assignment_bar
@@ -324,6 +327,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     files = settings_of(args, AssignOutputSettings)
     study = open_job_study(job.study)
     net, demand = study.network, study.demand
+    assert demand is not None  # open_job_study asks for a trips file otherwise
     readme = net.extra.get("readme_factors")
     a = job.assignment
     if readme and not hasattr(args, "toll_factor") and not hasattr(args, "distance_factor"):
@@ -359,6 +363,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    """``roadopt optimize``: the whole design job, its files and a summary."""
     from .documents import plan_document
     from .outputs import prepare_out_dir, write_plan_outputs
     from .pipeline import run_optimize
@@ -386,6 +391,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``roadopt run``: run a scenario file or a bundled preset."""
     from .scenario import load_scenario, run_scenario
 
     opts = settings_of(args, RunSettings)
@@ -406,6 +412,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    """``roadopt batch``: run a sweep, skipping finished scenarios."""
     from .batch import load_sweep, run_batch
 
     opts = settings_of(args, BatchSettings)
@@ -487,6 +494,7 @@ COMMANDS: dict[str, Command] = {
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    """The ``roadopt`` parser: one subcommand per :data:`COMMANDS` entry."""
     parser = argparse.ArgumentParser(
         prog="roadopt",
         description="Road network design: networks from OSM or TNTP, equilibrium "

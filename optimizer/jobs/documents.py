@@ -6,6 +6,7 @@ table and report.html), so neither imports the other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ def version() -> str:
 
 
 def jsonable(o: Any) -> Any:
-    """Plain JSON values: numpy scalars and arrays, tuples and paths converted; NaN and
-    infinities as None."""
+    """Plain JSON values.
+
+    Numpy scalars and arrays, tuples and paths are converted; NaN and infinities become
+    None.
+    """
     if isinstance(o, dict):
         return {str(k): jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -44,7 +48,10 @@ def jsonable(o: Any) -> Any:
 
 
 def plan_document(
-    run: Any, *, settings: dict[str, Any] | None = None, scenario_file: str | None = None
+    run: Any,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    scenario_file: str | None = None,
 ) -> dict[str, Any]:
     """The plan as one JSON document (``plan.json`` and ``--summary``).
 

@@ -183,8 +183,11 @@ def write_assign_outputs(
     *,
     scenario_file: str | None = None,
 ) -> None:
-    """An assignment's files: the link flows (GeoPackage where it can, else CSV) and
-    ``plan.json`` (the result's figures, its history and the settings), last."""
+    """Write an assignment's files.
+
+    The link flows (GeoPackage where the network has geometry and a CRS, else CSV) and
+    ``plan.json`` (the result's figures, its history and the settings), last.
+    """
     d = Path(out_dir)
     run: dict[str, Any] = {"version": version(), "settings": settings}
     if scenario_file is not None:

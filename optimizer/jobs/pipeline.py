@@ -129,6 +129,7 @@ def resolve_candidates(
     if candidates == "instance":
         return from_instance(net)
     if candidates == "auto":
+        assert study.demand is not None  # plan_study checked it
         if "osm_way_ids" not in net.extra:
             raise UsageError(
                 f"network '{net.name}' is not an OpenStreetMap network: automatic candidates "
@@ -270,5 +271,7 @@ def run_assign(
     """Run an assign job: open its study (unless given) and solve the equilibrium."""
     if study is None:
         study = open_job_study(job.study)
+    if study.demand is None:
+        raise UsageError(f"network '{study.network.name}' has no demand: give a trips file")
     result = assign(study.network, study.demand, callback=callback, **job.assignment.values())
     return study, result

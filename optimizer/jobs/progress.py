@@ -69,6 +69,7 @@ class ProgressBar:
         self.count, self.describe, self.then = count, describe, then
 
     def __call__(self, row: dict) -> Any:
+        """Draw one row; return what the further callback answers."""
         if not self.bar.disable:
             self.bar.n = int(row.get(self.count, 0))
             self.bar.set_postfix_str(self.describe(row), refresh=False)

@@ -79,10 +79,12 @@ class Scenario:
 
     @property
     def name(self) -> str:
+        """The scenario's name (its ``name`` key, else the file name)."""
         return str(self.job.meta.name or (self.path.stem if self.path else "scenario"))
 
     @property
     def command(self) -> str:
+        """``optimize`` or ``assign``."""
         return self.job.meta.command
 
     @property
@@ -179,11 +181,11 @@ def _value(f: Field, raw: Any, base: Path | None, where: str, text: str) -> Any:
     return v
 
 
-def _section_values(doc: Mapping[str, Any], table: str) -> tuple[Mapping[str, Any], str | None]:
+def _section_values(doc: Mapping[str, Any], table: str) -> Mapping[str, Any]:
     """The key/value pairs of a table (the top level's plain values for ``""``)."""
     if not table:
-        return {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}, None
-    return doc.get(table, {}), table
+        return {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}
+    return doc.get(table, {})
 
 
 def job_from_doc(
@@ -223,32 +225,34 @@ def job_from_doc(
                     f"unknown key in [{key}] for command = {command!r}; known: "
                     f"{', '.join(tables[key])}",
                 )
-    sections: dict[str, Section] = {}
+    sections: dict[str, Any] = {}
     for name, cls in job_cls.SECTIONS.items():
         values: dict[str, Any] = {}
         for f in specs(cls):
             if not f.spec.toml:
                 continue
-            table, _ = _section_values(doc, f.table)
-            if f.key in table:
-                values[f.name] = _value(f, table[f.key], base, where, text)
+            found = _section_values(doc, f.table)
+            if f.key in found:
+                values[f.name] = _value(f, found[f.key], base, where, text)
         sections[name] = _build(cls, values, job_cls, where, text)
     notes = []
-    for table, cls in NOTES.items():
-        items = doc.get(table, [])
+    for note_table, note_cls in NOTES.items():
+        items = doc.get(note_table, [])
         if not isinstance(items, list) or not all(isinstance(v, dict) for v in items):
-            raise error_at(where, text, None, table, f"must be an array of tables [[{table}]]")
-        keys = {f.key: f for f in specs(cls)}
+            raise error_at(
+                where, text, None, note_table, f"must be an array of note_tables [[{note_table}]]"
+            )
+        keys = {f.key: f for f in specs(note_cls)}
         for item in items:
-            values = {}
+            given: dict[str, Any] = {}
             for k, v in item.items():
                 if k not in keys:
                     raise error_at(
-                        where, text, table, k, f"unknown key in [[{table}]]; known: "
+                        where, text, note_table, k, f"unknown key in [[{note_table}]]; known: "
                         f"{', '.join(keys)}"
                     )  # fmt: skip
-                values[keys[k].name] = _value(keys[k], v, base, where, text)
-            notes.append(_build(cls, values, job_cls, where, text))
+                given[keys[k].name] = _value(keys[k], v, base, where, text)
+            notes.append(_build(note_cls, given, job_cls, where, text))
     return job_cls(**sections), tuple(notes)
 
 

@@ -515,6 +515,7 @@ class StudySettings(Section):
     seed: int = setting(default_of(open_study, "seed"), "seed of every random choice", table="")
 
     def check(self) -> None:
+        """One network source at most, its kind consistent; the kind recorded."""
         given = [k for k in ("network", "dataset", "place", "bbox", "polygon") if getattr(self, k)]
         if len(given) > 1:
             raise OptionError(given[1], "name one network source: " + " or ".join(given))
@@ -576,6 +577,7 @@ class CostSettings(Section):
     )
 
     def check(self) -> None:
+        """Finite factors."""
         _check_cost_options(self)
 
 
@@ -611,6 +613,7 @@ class AssignSettings(CostSettings):
     )
 
     def check(self) -> None:
+        """The checks of :func:`optimizer.assign` itself (:func:`check_options`)."""
         check_options(**self.values())
 
 
@@ -705,6 +708,7 @@ class OptimizeSettings(Section):
     )
 
     def check(self) -> None:
+        """A budget or a budget share, not both (:func:`check_budget`)."""
         check_budget(self.budget, self.budget_share, required=False)
 
 
@@ -747,6 +751,7 @@ class AssignOutputSettings(Section):
     summary: str | None = setting(None, "write a JSON summary", metavar="SUMMARY.json", toml=False)
 
     def check(self) -> None:
+        """Flows go to a file the writers know."""
         if self.out and not self.out.lower().endswith((".csv", ".gpkg", ".geojson", ".json")):
             raise OptionError("out", f"{self.out}: write flows to a .csv, .gpkg or .geojson file")
 
@@ -897,6 +902,7 @@ class Job:
                               f"runs command = {want!r}")  # fmt: skip
 
     def sections(self) -> Iterator[tuple[str, Section]]:
+        """``(name, section)`` pairs in TOML order."""
         for name in self.SECTIONS:
             yield name, getattr(self, name)
 
@@ -925,7 +931,8 @@ class Job:
         for name, sec in self.sections():
             own = {k: v for k, v in values.items() if k in {f.name for f in specs(type(sec))}}
             if own:
-                out = replace(out, **{name: replace(sec, **own)})
+                changed: dict[str, Any] = {name: replace(sec, **own)}
+                out = replace(out, **changed)
         return out
 
 

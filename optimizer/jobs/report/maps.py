@@ -499,7 +499,7 @@ def plot_convergence(run: Any, *, figsize: tuple[float, float] = (11.0, 4.2)) ->
             ok = np.isfinite(gap) & (gap > 0)
             ax.semilogy(it[ok], gap[ok], color=color, lw=1.8, marker=".", ms=4, label=label)
         target = getattr(eq[0][3], "rgap_target", None)
-        if finite(target) and float(target) > 0:
+        if target is not None and finite(target) and float(target) > 0:
             ax.axhline(float(target), color="black", ls="--", lw=1, label="target")
         ax.set_xlabel("iteration")
         ax.set_ylabel("relative gap (TSTT − SPTT) / TSTT")
