@@ -24,7 +24,10 @@ def _load(name):
     return net, dem, net.extra.get("toll_factor", 0.0), net.extra.get("distance_factor", 0.0)
 
 
-@pytest.mark.parametrize("name", list(BEST))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n == "Chicago-Sketch" else n for n in BEST],
+)
 def test_bush_reaches_the_published_equilibrium(data_dir, name):
     net, dem, tf, df = _load(name)
     r = assign(net, dem, method="bush", rgap=1e-10, toll_factor=tf, distance_factor=df)
@@ -153,6 +156,7 @@ def test_disconnected_demand_is_named_or_dropped(caplog):
     assert "dropped 2 disconnected OD pair(s) with 5 trips" in caplog.text
 
 
+@pytest.mark.slow
 def test_statuses_for_iteration_and_time_limits(data_dir):
     net, dem, _, _ = _load("Chicago-Sketch")
     r = assign(net, dem, method="fw", rgap=1e-12, max_iter=3)

@@ -87,6 +87,7 @@ def test_a_failing_scenario_is_recorded_and_the_others_finish(data_dir, tmp_path
     assert full["result"]["selected"] and full["params"]["objective"] == "tstt"
 
 
+@pytest.mark.slow
 def test_resume_after_the_batch_is_killed(data_dir, tmp_path):
     p = tmp_path / "sw.toml"
     p.write_text(SWEEP.replace('method = ["fw", "bfw"]', 'method = ["bfw"]'))
@@ -125,6 +126,7 @@ def test_resume_after_the_batch_is_killed(data_dir, tmp_path):
     assert not [f for f in out.rglob("*") if ".tmp" in f.name]  # no leftovers of the kill
 
 
+@pytest.mark.slow
 def test_dask_executor_on_a_local_cluster(data_dir, tmp_path):
     pytest.importorskip("dask.distributed")
     p = tmp_path / "sw.toml"
@@ -140,6 +142,7 @@ def test_dask_executor_on_a_local_cluster(data_dir, tmp_path):
     assert {r["run_status"] for r in rows} == {"converged"}
 
 
+@pytest.mark.slow
 def test_a_silent_scheduler_is_a_clear_error(data_dir, tmp_path):
     pytest.importorskip("dask.distributed")
     p = tmp_path / "sw.toml"

@@ -506,6 +506,7 @@ def _chromium_run(exe: str, profile: Path, *args: str) -> subprocess.CompletedPr
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(town_run, town_out, tmp_path):
     """CI: ``apt-get install -y --no-install-recommends chromium`` (Debian) enables this."""
     exe = _chromium()
