@@ -109,8 +109,9 @@ class Spec:
         ``value -> None``, raising :class:`OptionError` for a bad value.
     parse : callable or None
         CLI text -> value (for lists and tables).
-    off : str or None
-        Help of the ``--no-...`` option of a setting that is on by default.
+    cli_help : str or None
+        Help of the CLI option where it reads differently from the setting's: the
+        ``--no-...`` switch of a setting that is on by default, a ``const`` switch.
     """
 
     help: str
@@ -131,7 +132,7 @@ class Spec:
     keep: tuple[str, ...] = ()
     check: Callable[[Any], None] | None = None
     parse: Callable[[str], Any] | None = None
-    off: str | None = None
+    cli_help: str | None = None
 
 
 def setting(default: Any, help: str, **spec: Any) -> Any:
@@ -188,13 +189,17 @@ class Field:
     def describe(self, *, cli: bool = False) -> str:
         """The help line with unit and default (the ``--no-`` option's own on the CLI)."""
         s = self.spec
-        if cli and s.off is not None and self.option.startswith("--no-"):
-            return s.off
+        if cli and s.cli_help is not None:
+            return s.cli_help
         out = s.help
         if s.unit:
             out += f" [{s.unit}]"
+        if not cli and s.choices is not None:
+            out += f" (one of {', '.join(map(str, s.choices))})"
+        if not cli and self.base is bool:
+            out += f" (default: {str(self.default).lower()})"
         if (
-            s.const is None
+            (s.const is None or not cli)
             and self.base is not bool
             and self.default is not None
             and self.default is not MISSING
@@ -465,7 +470,7 @@ class StudySettings(Section):
         True,
         "merge the nodes of complex intersections (OpenStreetMap)",
         cli=False,
-        off="keep every OpenStreetMap node of complex intersections",
+        cli_help="keep every OpenStreetMap node of complex intersections",
     )
     tolerance: float = setting(
         default_of(open_study, "tolerance"),
@@ -606,7 +611,10 @@ class AssignSettings(CostSettings):
     time_limit: float | None = setting(None, "algorithm time limit", unit="s", metavar="S")
     on_disconnected: str = setting(
         default_of(assign, "on_disconnected"),
-        "drop trips between zones no path joins, with a warning (default: an error naming them)",
+        "trips between zones that no path joins: raise (an error naming them) or drop "
+        "(with a warning)",
+        cli_help="drop trips between zones no path joins, with a warning (default: an error "
+        "naming them)",
         flag="drop-disconnected",
         const="drop",
         choices=ON_DISCONNECTED,
@@ -731,7 +739,7 @@ class OutputSettings(Section):
         True,
         "write network.gpkg, map.png, convergence.png and report.html besides plan.json "
         "and plan.csv",
-        off="write only plan.json and plan.csv (no network.gpkg, maps or report.html)",
+        cli_help="write only plan.json and plan.csv (no network.gpkg, maps or report.html)",
     )
 
 
