@@ -623,15 +623,19 @@ def solve(
     *,
     method: str,
     rgap: float,
-    tolerance: float | None = None,
-    time_limit: float | None = None,
-    assignment_method: str = "bush",
-    appraisal: Appraisal | None = None,
-    baseline: bool = True,
+    tolerance: float | None,
+    time_limit: float | None,
+    assignment_method: str,
+    appraisal: Appraisal | None,
+    baseline: bool,
     callback: Callable[[dict], Any] | None = None,
     started: float | None = None,
 ) -> Plan:
-    """Search a checked :class:`~optimizer.problem.DesignProblem` (see :func:`optimize`)."""
+    """Search a checked :class:`~optimizer.problem.DesignProblem`.
+
+    The keywords are :func:`optimize`'s (whose defaults they have there); ``started`` is
+    the ``time.perf_counter()`` the reported seconds count from.
+    """
     t0 = time.perf_counter() if started is None else started
     search = _SEARCHES.get(method)
     if search is None:
