@@ -240,25 +240,61 @@ def test_rehang_matches_naive_and_keeps_the_bush_acyclic(seed):
     assert cnt == n  # acyclic, and every node still hangs on the origin
 
 
-def test_conjugate_weights_follow_the_published_formulas():
-    rng = np.random.default_rng(3)
-    m = 50
-    fft, alpha, beta, cap, _ = random_links(rng, m)
-    beta[:] = 4.0
-    alpha[:] = 0.15
-    fft[:] = rng.uniform(1, 3, m)
-    x, y, s1, s2 = (rng.uniform(1, 50, m) for _ in range(4))
+def _conjugate_setting(seed, m=50):
+    """BPR links, a flow ``x``, the Hessian diagonal ``h`` there, and a previous
+    direction ``d1 = s1 - x`` (the previous target ``s1`` near ``x``)."""
+    rng = np.random.default_rng(seed)
+    fft = rng.uniform(1, 3, m)
+    alpha = np.full(m, 0.15)
+    beta = np.full(m, 4.0)
+    cap = rng.uniform(1, 100, m)
+    x = rng.uniform(1, 50, m)
     h = np.array([naive.derivative(fft[a], alpha[a], beta[a], cap[a], x[a]) for a in range(m)])
-    # CFW: the new direction is H-conjugate to the previous one
-    b0, b1, b2 = K.conjugate_weights(fft, alpha, beta, cap, x, y, s1, s2, 0.3, False)
+    d1 = rng.uniform(-0.5, 0.5, m) * x
+    return rng, (fft, alpha, beta, cap), x, h, d1
+
+
+def _h_cosine(h, u, v):
+    """``u' H v`` relative to ``|u|_H |v|_H``: zero when ``u`` and ``v`` are H-conjugate."""
+    return (u @ (h * v)) / math.sqrt((u @ (h * u)) * (v @ (h * v)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conjugate_weights_make_cfw_directions_conjugate(seed):
+    rng, bpr, x, h, d1 = _conjugate_setting(seed)
+    s1 = x + d1
+    # an all-or-nothing point that turns back on the previous direction (d1' H (y - x) < 0):
+    # there the conjugate weight is strictly between its bounds and not clipped
+    y = x - 0.8 * d1 + rng.uniform(-0.1, 0.1, x.size) * x
+    assert d1 @ (h * (y - x)) < 0
+    b0, b1, b2 = K.conjugate_weights(*bpr, x, y, s1, s1, 0.3, False)
     assert b2 == 0 and b0 + b1 == pytest.approx(1.0)
-    if 0 < b1 < 0.99999:
-        d_new = b0 * y + b1 * s1 - x
-        assert (s1 - x) @ (h * d_new) == pytest.approx(0.0, abs=1e-6 * np.abs(h).max() * 2500)
-    # BFW: weights sum to one and are non-negative
-    b0, b1, b2 = K.conjugate_weights(fft, alpha, beta, cap, x, y, s1, s2, 0.3, True)
-    assert b0 + b1 + b2 == pytest.approx(1.0)
-    assert min(b0, b1, b2) >= 0
+    assert 0 < b1 < 0.99999
+    assert abs(_h_cosine(h, d1, b0 * y + b1 * s1 - x)) < 1e-12
+    # one that follows it (d1' H (y - x) > 0): the weight is clipped to plain Frank-Wolfe
+    assert K.conjugate_weights(*bpr, x, x + d1, s1, s1, 0.3, False) == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conjugate_weights_make_bfw_directions_conjugate(seed):
+    # Mitradjieva and Lindberg derive the BFW weights assuming the two previous directions,
+    # d1 = s1 - x and d2 = tau s1 - x + (1 - tau) s2 (the one before, seen from x), are
+    # H-conjugate; build s2 so that they are, and the new direction is conjugate to both
+    rng, bpr, x, h, d1 = _conjugate_setting(seed)
+    tau = 0.3
+    s1 = x + d1
+    r = rng.uniform(-0.5, 0.5, x.size) * x
+    d2 = r - (r @ (h * d1)) / (d1 @ (h * d1)) * d1
+    s2 = x + (d2 - tau * d1) / (1 - tau)
+    assert abs(_h_cosine(h, d1, tau * s1 - x + (1 - tau) * s2)) < 1e-12
+    # an all-or-nothing point against both (d' H (y - x) < 0): neither weight is clipped
+    y = x - 0.5 * d1 - 0.5 * d2 + rng.uniform(-0.05, 0.05, x.size) * x
+    assert d1 @ (h * (y - x)) < 0 and d2 @ (h * (y - x)) < 0
+    b0, b1, b2 = K.conjugate_weights(*bpr, x, y, s1, s2, tau, True)
+    assert b1 > 0 and b2 > 0 and b0 + b1 + b2 == pytest.approx(1.0)
+    d_new = b0 * y + b1 * s1 + b2 * s2 - x
+    assert abs(_h_cosine(h, d1, d_new)) < 1e-12
+    assert abs(_h_cosine(h, d2, d_new)) < 1e-12
 
 
 # ---------------------------------------------------------------------- Algorithm B and SPTT
