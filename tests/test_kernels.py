@@ -1,4 +1,8 @@
-"""Every numba kernel agrees with its slow pure-Python twin in tests/naive.py."""
+"""Every numba kernel agrees with its slow pure-Python twin in tests/naive.py.
+
+Tests marked ``nojit`` are small enough to run again with the JIT disabled, the kernels
+as plain Python (``tests/test_nojit.py``); keep them small.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ def random_links(rng, m):
     return fft, alpha, beta, cap, const
 
 
+@pytest.mark.nojit
 def test_link_costs_derivatives_and_beckmann_match_naive():
     rng = np.random.default_rng(0)
     m = 300
@@ -64,6 +69,7 @@ def _csr(init, term, n):
     return fs_indptr, fs_links
 
 
+@pytest.mark.nojit
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000))
 def test_shortest_paths_match_naive(seed):
@@ -84,6 +90,7 @@ def test_shortest_paths_match_naive(seed):
         np.testing.assert_allclose(dist[o], want, rtol=1e-12)
 
 
+@pytest.mark.nojit
 def test_all_or_nothing_matches_naive_path_by_path_loading():
     rng = np.random.default_rng(4)
     net, dem = region(400, seed=2)
@@ -128,6 +135,7 @@ def test_all_or_nothing_matches_naive_path_by_path_loading():
     assert sptt == pytest.approx(want_sptt, rel=1e-12)
 
 
+@pytest.mark.nojit
 def test_line_search_matches_golden_section():
     rng = np.random.default_rng(7)
     m = 12
@@ -141,6 +149,7 @@ def test_line_search_matches_golden_section():
     assert tau == pytest.approx(naive.line_search(links, x, d), abs=1e-6)
 
 
+@pytest.mark.nojit
 def test_bush_labels_match_path_enumeration():
     # a small acyclic bush with parallel links and zero-cost links
     init = np.array([0, 0, 1, 1, 2, 1, 3, 2, 3], dtype=np.int64)
@@ -197,6 +206,7 @@ def test_bush_labels_match_path_enumeration():
             assert lmax[v] == pytest.approx(lmax[init[pmax[v]]] + cost[pmax[v]])
 
 
+@pytest.mark.nojit
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rehang_matches_naive_and_keeps_the_bush_acyclic(seed):
     # a bush = the shortest-path tree at one set of costs, loaded with a few destinations'
@@ -259,6 +269,7 @@ def _h_cosine(h, u, v):
     return (u @ (h * v)) / math.sqrt((u @ (h * u)) * (v @ (h * v)))
 
 
+@pytest.mark.nojit
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_conjugate_weights_make_cfw_directions_conjugate(seed):
     rng, bpr, x, h, d1 = _conjugate_setting(seed)
@@ -275,6 +286,7 @@ def test_conjugate_weights_make_cfw_directions_conjugate(seed):
     assert K.conjugate_weights(*bpr, x, x + d1, s1, s1, 0.3, False) == (1.0, 0.0, 0.0)
 
 
+@pytest.mark.nojit
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_conjugate_weights_make_bfw_directions_conjugate(seed):
     # Mitradjieva and Lindberg derive the BFW weights assuming the two previous directions,
@@ -521,6 +533,7 @@ def _assert_acyclic_with_lists(net: Zoned, s: Bushes, r: int) -> None:
         assert sorted(into) == sorted(a for a in bush if net.term[a] == v)
 
 
+@pytest.mark.nojit
 @settings(max_examples=40, deadline=None)
 @given(zoned_networks(), st.integers(1, 3))
 def test_sptt_is_demand_times_naive_shortest_path_cost(net, threads):
@@ -531,6 +544,7 @@ def test_sptt_is_demand_times_naive_shortest_path_cost(net, threads):
     assert K.sptt_only(*net.sptt_args(cost), threads) == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.nojit
 @settings(max_examples=40, deadline=None)
 @given(zoned_networks())
 def test_bush_init_loads_each_origin_on_its_shortest_path_tree(net):
@@ -554,6 +568,7 @@ def test_bush_init_loads_each_origin_on_its_shortest_path_tree(net):
         _assert_conserves(net, r, s.xo[r])
 
 
+@pytest.mark.nojit
 @settings(max_examples=60, deadline=None)
 @given(zoned_networks(), st.integers(0, 3), st.booleans())
 def test_bush_update_prunes_and_adds_the_links_of_the_rule(net, cycles, rehang):
@@ -631,6 +646,7 @@ def _shift_passes(net: Zoned, cycles: int, passes: int = 2) -> list[float]:
     return objective
 
 
+@pytest.mark.nojit
 @settings(max_examples=60, deadline=None)
 @given(zoned_networks(), st.integers(0, 3))
 def test_bush_shift_takes_dials_newton_steps(net, cycles):
@@ -641,6 +657,7 @@ def test_bush_shift_takes_dials_newton_steps(net, cycles):
     _shift_passes(net, cycles)
 
 
+@pytest.mark.nojit
 @settings(max_examples=40, deadline=None)
 @given(zoned_networks(betas=(0.0, 1.0)), st.integers(0, 3))
 def test_bush_shift_lowers_the_objective_when_costs_are_affine(net, cycles):
