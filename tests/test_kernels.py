@@ -1,7 +1,7 @@
 """Every numba kernel agrees with its slow pure-Python twin in tests/naive.py.
 
 Tests marked ``nojit`` are small enough to run again with the JIT disabled, the kernels
-as plain Python (``tests/test_nojit.py``); keep them small.
+as plain Python (``tests/test_kernels_processes.py``); keep them small.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Kernels take plain contiguous arrays (float64, int64, uint8) and scalars, trust them (the
 public wrappers validate), and write into preallocated outputs where it helps. Every kernel
 has a slow pure-Python twin in ``tests/naive.py`` that it must agree with. With
-``NUMBA_DISABLE_JIT=1`` the kernels run as plain Python (``prange`` is ``range``), which
-the tests use to cover their source lines.
+``NUMBA_DISABLE_JIT=1`` the kernels run unchanged as plain Python (``prange`` is
+``range``); ``tests/test_kernels_processes.py`` runs the kernel tests that way.
 
 Modules, by topic (every public kernel is re-exported here, so callers write
 ``from optimizer import _kernels as K`` and ``K.link_costs(...)``):
@@ -25,7 +25,7 @@ numba caches each compiled kernel against its own source file only, so a kernel 
 calls one in another module would keep running the old callee after that module changed.
 On import the package therefore hashes all its sources and empties the cache of every
 kernel when the hash differs from the one recorded beside the cache
-(:func:`_flush_stale_cache`).
+(:func:`_flush_stale_cache`; ``tests/test_kernels_processes.py`` edits a copy to check).
 """
 
 from __future__ import annotations
