@@ -114,8 +114,7 @@ def test_all_or_nothing_matches_naive_path_by_path_loading():
                 trips.append(t)
         indptr.append(len(dest))
     no_thru = np.zeros(n, dtype=np.uint8)
-    flow = np.empty(net.num_links)
-    sptt, lost = K.all_or_nothing(
+    args = (
         origins,
         np.array(indptr, dtype=np.int64),
         np.array(dest, dtype=np.int64),
@@ -126,13 +125,17 @@ def test_all_or_nothing_matches_naive_path_by_path_loading():
         net.term.copy(),
         cost,
         no_thru,
-        flow,
-        K.threads(),
     )
     want_flow, want_sptt = naive.all_or_nothing(n, net.init, net.term, cost, no_thru, od)
-    assert lost == 0
-    np.testing.assert_allclose(flow, want_flow, rtol=1e-11, atol=1e-9)
-    assert sptt == pytest.approx(want_sptt, rel=1e-12)
+    for threads in (None, 1, 3):  # the serial kernel, and the parallel one on 1 and 3 chunks
+        flow = np.full(net.num_links, np.nan)
+        if threads is None:
+            sptt, lost = K.all_or_nothing_serial(*args, flow)
+        else:
+            sptt, lost = K.all_or_nothing(*args, flow, threads)
+        assert lost == 0
+        np.testing.assert_allclose(flow, want_flow, rtol=1e-11, atol=1e-9)
+        assert sptt == pytest.approx(want_sptt, rel=1e-12)
 
 
 @pytest.mark.nojit
@@ -615,6 +618,7 @@ def _shift_passes(net: Zoned, cycles: int, passes: int = 2) -> list[float]:
     s = _solver_state(net, cycles, rehang_at=1)
     _bush_update(net, s, net.costs(_flows(s)), rehang=False)  # fresh orders and lists
     x = _flows(s)
+    np.testing.assert_allclose(x, s.xo.sum(axis=0), rtol=1e-14)  # sum_origin_flows
     cost = net.costs(x)
     nr = net.origins.size
     bushes = [s.bush(r) for r in range(nr)]
