@@ -1,0 +1,252 @@
+"""OpenStreetMap areas: the online readers (place, polygon, bounding box) and area checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import BoundingBoxError, NoDrivableRoadsError, OSMQueryError, PlaceNotFoundError
+from ..network import Network
+from ..roads import RoadProfile, get_profile
+from .convert import (
+    _LONLAT,
+    DEFAULT_TOLERANCE_M,
+    _osmnx_settings,
+    _overpass_filter,
+    graph_to_network,
+)
+
+
+# ---------------------------------------------------------------------- areas
+def _check_bbox(bbox: Any) -> tuple[float, float, float, float]:
+    """Validate ``(west, south, east, north)`` in degrees."""
+    hint = (
+        "give bbox as (west, south, east, north) in degrees, e.g. (104.70, 29.30, 104.80, 29.40)"
+    )
+    try:
+        vals = tuple(float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise BoundingBoxError(f"bbox {bbox!r} is not four numbers; {hint}") from None
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
+        raise BoundingBoxError(f"bbox {bbox!r} is not four finite numbers; {hint}")
+    w, s, e, n = vals
+    if not (-90.0 <= s <= 90.0 and -90.0 <= n <= 90.0):
+        raise BoundingBoxError(
+            f"bbox {vals}: south {s} / north {n} are not latitudes in [-90, 90] "
+            f"(latitude and longitude swapped?); {hint}"
+        )
+    if not (-180.0 <= w <= 180.0 and -180.0 <= e <= 180.0):
+        raise BoundingBoxError(f"bbox {vals}: west {w} / east {e} are not longitudes; {hint}")
+    if w >= e:
+        raise BoundingBoxError(f"bbox {vals}: west {w} is not less than east {e}; {hint}")
+    if s >= n:
+        raise BoundingBoxError(f"bbox {vals}: south {s} is not less than north {n}; {hint}")
+    return vals
+
+
+def _as_polygon(polygon: Any) -> Any:
+    """A shapely (Multi)Polygon in lon/lat from a shapely geometry or a GeoDataFrame/Series."""
+    import shapely
+
+    geom = polygon
+    if hasattr(polygon, "to_crs") and hasattr(polygon, "crs"):
+        gs = polygon.geometry if hasattr(polygon, "geometry") else polygon
+        if gs.crs is not None:
+            gs = gs.to_crs(_LONLAT)
+        geom = gs.union_all()
+    if not isinstance(geom, (shapely.Polygon, shapely.MultiPolygon)):
+        raise BoundingBoxError(
+            f"the study area must be a shapely Polygon or MultiPolygon in lon/lat, not "
+            f"{type(geom).__name__}"
+        )
+    if geom.is_empty or not geom.is_valid:
+        raise BoundingBoxError("the study area polygon is empty or invalid (self-intersecting?)")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise BoundingBoxError(
+            f"the study area polygon's bounds {geom.bounds} are not lon/lat degrees; "
+            "reproject it to EPSG:4326"
+        )
+    return geom
+
+
+# ---------------------------------------------------------------------- online
+def from_place(
+    query: str | Mapping[str, str],
+    *,
+    profile: str | RoadProfile = "generic",
+    which_result: int | None = None,
+    highway: Iterable[str] | None = None,
+    simplify: bool = True,
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    name: str | None = None,
+) -> Network:
+    """Download the drivable roads of a named place (needs the internet; osmnx caches).
+
+    The place is geocoded with Nominatim into a boundary polygon, which becomes the
+    study area (``extra["boundary"]``); the roads inside are downloaded from Overpass.
+
+    Parameters
+    ----------
+    query
+        A place name such as ``"Ziliujing District, Zigong, Sichuan, China"``, or a
+        structured Nominatim query (dict).
+    profile, highway, simplify, consolidate, tolerance
+        As for :func:`graph_to_network`.
+    which_result
+        Which geocoding result to use (osmnx default: the first polygon).
+    name
+        The network's name (default: the query).
+
+    Raises
+    ------
+    PlaceNotFoundError
+        When the geocoder finds no area for ``query``.
+    NoDrivableRoadsError
+        When the area holds no drivable road.
+    OSMQueryError
+        When the download fails.
+    """
+    with _osmnx_settings() as ox:
+        try:
+            gdf = ox.geocode_to_gdf(query, which_result=which_result)
+        except (ox._errors.InsufficientResponseError, TypeError, ValueError) as exc:
+            raise PlaceNotFoundError(
+                f"cannot geocode place {query!r}: {exc}. Check the spelling, add the "
+                "province and country, or use from_bbox/from_polygon"
+            ) from exc
+        except Exception as exc:
+            raise OSMQueryError(f"geocoding {query!r} failed: {exc}") from exc
+        if len(gdf) == 0:
+            raise PlaceNotFoundError(f"cannot geocode place {query!r}: no result")
+        poly = gdf.geometry.union_all()
+        import shapely
+
+        if not isinstance(poly, (shapely.Polygon, shapely.MultiPolygon)):
+            raise PlaceNotFoundError(
+                f"place {query!r} geocodes to a {poly.geom_type}, not an area; use "
+                "from_bbox or a polygon"
+            )
+        label = query if isinstance(query, str) else json.dumps(dict(query), ensure_ascii=False)
+        return _from_area(
+            ox,
+            poly,
+            profile=profile,
+            highway=highway,
+            simplify=simplify,
+            consolidate=consolidate,
+            tolerance=tolerance,
+            name=name or label,
+            source=f"OpenStreetMap place {label!r}",
+        )
+
+
+def from_polygon(
+    polygon: Any,
+    *,
+    profile: str | RoadProfile = "generic",
+    highway: Iterable[str] | None = None,
+    simplify: bool = True,
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    name: str = "osm-polygon",
+) -> Network:
+    """Download the drivable roads inside a polygon (needs the internet; osmnx caches).
+
+    Parameters
+    ----------
+    polygon
+        A shapely Polygon/MultiPolygon in lon/lat (EPSG:4326), or a GeoDataFrame/GeoSeries
+        in any CRS (its union is used).
+    profile, highway, simplify, consolidate, tolerance, name
+        As for :func:`graph_to_network`.
+    """
+    poly = _as_polygon(polygon)
+    with _osmnx_settings() as ox:
+        return _from_area(
+            ox,
+            poly,
+            profile=profile,
+            highway=highway,
+            simplify=simplify,
+            consolidate=consolidate,
+            tolerance=tolerance,
+            name=name,
+            source="OpenStreetMap polygon " + _short_wkt(poly),
+        )
+
+
+def from_bbox(
+    bbox: Sequence[float],
+    *,
+    profile: str | RoadProfile = "generic",
+    highway: Iterable[str] | None = None,
+    simplify: bool = True,
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    name: str = "osm-bbox",
+) -> Network:
+    """Download the drivable roads inside a bounding box (needs the internet; osmnx caches).
+
+    Parameters
+    ----------
+    bbox
+        ``(west, south, east, north)`` in degrees (osmnx 2's order).
+    profile, highway, simplify, consolidate, tolerance, name
+        As for :func:`graph_to_network`.
+
+    Raises
+    ------
+    BoundingBoxError
+        When ``bbox`` is not ``(west, south, east, north)``.
+    """
+    import shapely
+
+    w, s, e, n = _check_bbox(bbox)
+    with _osmnx_settings() as ox:
+        return _from_area(
+            ox,
+            shapely.box(w, s, e, n),
+            profile=profile,
+            highway=highway,
+            simplify=simplify,
+            consolidate=consolidate,
+            tolerance=tolerance,
+            name=name,
+            source=f"OpenStreetMap bbox ({w}, {s}, {e}, {n})",
+        )
+
+
+def _short_wkt(geom: Any) -> str:
+    b = ", ".join(f"{v:.5f}" for v in geom.bounds)
+    return f"with bounds ({b})"
+
+
+def _from_area(
+    ox: Any, poly: Any, *, profile, highway, simplify, consolidate, tolerance, name, source
+):
+    prof = get_profile(profile, highway=highway)
+    try:
+        G = ox.graph_from_polygon(
+            poly,
+            custom_filter=_overpass_filter(prof),
+            simplify=False,
+            retain_all=True,
+        )
+    except (ox._errors.InsufficientResponseError, ValueError) as exc:
+        raise NoDrivableRoadsError(f"{source}: no drivable roads found ({exc})") from exc
+    except Exception as exc:
+        raise OSMQueryError(f"{source}: the download failed: {exc}") from exc
+    return graph_to_network(
+        G,
+        profile=prof,
+        simplify=simplify,
+        consolidate=consolidate,
+        tolerance=tolerance,
+        boundary=poly,
+        name=name,
+        source=source,
+    )
