@@ -27,7 +27,17 @@ from .network import Network
 from .roads import class_rank
 from .zones import Zones, _boundary, _need_coordinates, largest_scc
 
-__all__ = ["Gateways", "find_gateways", "gateway_zone_ids", "gateways_at", "zone_system"]
+__all__ = [
+    "GATEWAY_CLASSES",
+    "GATEWAY_CLUSTER_DEFAULT_M",
+    "GATEWAY_CLUSTER_M",
+    "Gateways",
+    "find_gateways",
+    "gateway_zone_ids",
+    "gateways_at",
+    "gateways_from_edge",
+    "zone_system",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +64,14 @@ class Gateways:
     crs : str or None
         CRS of the coordinates.
     source : str
-        ``"auto"`` or ``"user"``.
+        ``"auto"`` (the highest-class roads at the boundary), ``"edge"`` (the roads cut by
+        the study-area edge, :mod:`networks.osm.study_area`) or ``"user"``.
+    in_nodes, out_nodes : tuple of tuple of int
+        Per gateway, the nodes where its traffic enters and leaves the area: a two-way
+        road's end is both; a divided road's entering and leaving carriageways are one
+        gateway pair. Empty: each gateway enters and leaves at ``node_ids``.
+    names : tuple of str
+        Road names at the gateways (``""`` where untagged); empty when unknown.
     """
 
     node_ids: np.ndarray
@@ -66,6 +83,17 @@ class Gateways:
     boundary_distance: np.ndarray
     crs: str | None = None
     source: str = "auto"
+    in_nodes: tuple[tuple[int, ...], ...] = ()
+    out_nodes: tuple[tuple[int, ...], ...] = ()
+    names: tuple[str, ...] = ()
+
+    def entries(self, g: int) -> tuple[int, ...]:
+        """Node ids where gateway ``g``'s traffic enters the area (its loading nodes)."""
+        return self.in_nodes[g] if self.in_nodes else (int(self.node_ids[g]),)
+
+    def exits(self, g: int) -> tuple[int, ...]:
+        """Node ids where traffic leaves the area through gateway ``g``."""
+        return self.out_nodes[g] if self.out_nodes else (int(self.node_ids[g]),)
 
     @property
     def num_gateways(self) -> int:
@@ -87,6 +115,123 @@ class Gateways:
             geometry=gpd.points_from_xy(self.x, self.y),
             crs=self.crs,
         )
+
+
+#: Road classes whose boundary crossings become gateways: the roads that carry traffic in
+#: and out of a region (ramps cut by the edge belong to their motorway's gateways).
+GATEWAY_CLASSES: tuple[str, ...] = (
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+)
+#: Metres: boundary ends closer than this on the same road (or ramps beside a motorway's
+#: ends) are one gateway: the two carriageways of a divided road and their slip roads. An
+#: expressway's carriageways can cross a skewed edge far apart and its interchange ramps
+#: spread over a kilometre (both seen on north-bayreuth's A 9), hence the larger figure.
+GATEWAY_CLUSTER_M: dict[str, float] = {"motorway": 1000.0, "trunk": 1000.0}
+#: The same for the other classes (two-way roads: a single end; short slip roads).
+GATEWAY_CLUSTER_DEFAULT_M = 250.0
+
+
+def gateways_from_edge(
+    network: Network,
+    *,
+    classes: Sequence[str] | None = None,
+    refs: Sequence[str] | None = None,
+    cluster: float | None = None,
+) -> Gateways:
+    """Gateways where roads cross the study-area edge (``network.extra["boundary_ends"]``).
+
+    Each gateway is a group of boundary ends of the ``classes`` (default
+    :data:`GATEWAY_CLASSES`) within ``cluster`` metres (default :data:`GATEWAY_CLUSTER_M`
+    by class) of each other on the same road (the
+    same ``ref``, or the same class where untagged; a ramp joins the motorway ends beside
+    it): the entering and leaving carriageways of a divided road become one gateway pair.
+    Weight: the capacity entering the area there (veh/h).
+    """
+    ends = list(network.extra.get("boundary_ends") or [])
+    want = set(classes or GATEWAY_CLASSES)
+    ends = [e for e in ends if e["road_class"] in want]
+    if refs:
+        tags = {str(r).strip().upper() for r in refs}
+        hit = [e for e in ends if tags & {s.strip().upper() for s in str(e["ref"]).split(";")}]
+        if hit:
+            ends = hit
+        else:
+            log.warning(
+                "%s: no road crossing the boundary has ref %s; using all of them",
+                network.name,
+                ", ".join(sorted(tags)),
+            )
+    # best first: higher class, more capacity, then node id
+    ends.sort(key=lambda e: (class_rank(e["road_class"]), -e["capacity_vph"], e["node_id"]))
+    groups: list[list[dict]] = []
+    for e in ends:
+        best, best_d = None, math.inf
+        for g in groups:  # the nearest group of the same road within its radius
+            head = g[0]
+            same = (e["ref"] and e["ref"] == head["ref"]) or (
+                e["road_class"].removesuffix("_link") == head["road_class"].removesuffix("_link")
+                and (not e["ref"] or not head["ref"] or e["road_class"].endswith("_link"))
+            )
+            base = head["road_class"].removesuffix("_link")
+            radius = (
+                cluster
+                if cluster is not None
+                else GATEWAY_CLUSTER_M.get(base, GATEWAY_CLUSTER_DEFAULT_M)
+            )
+            d = min(math.hypot(e["x"] - o["x"], e["y"] - o["y"]) for o in g)
+            if same and d <= radius and d < best_d:
+                best, best_d = g, d
+        if best is None:
+            groups.append([e])
+        else:
+            best.append(e)
+    if not groups:
+        log.info("%s: no main road crosses the study-area edge; no gateways", network.name)
+    boundary = _boundary(network)
+    import shapely
+
+    rows = []
+    for g in groups:
+        ins = tuple(sorted(int(e["node_id"]) for e in g if e["role"] in ("in", "both")))
+        outs = tuple(sorted(int(e["node_id"]) for e in g if e["role"] in ("out", "both")))
+        head = g[0]
+        x = float(np.mean([e["x"] for e in g]))
+        y = float(np.mean([e["y"] for e in g]))
+        cap = sum(e["capacity_vph"] for e in g if e["role"] in ("in", "both"))
+        rows.append((head, ins, outs, x, y, cap))
+    node_ids = np.array([(r[1] or r[2])[0] for r in rows], dtype=np.int64)
+    xs = np.array([r[3] for r in rows])
+    ys = np.array([r[4] for r in rows])
+    dist = shapely.distance(boundary.boundary, shapely.points(xs, ys)) if rows else np.zeros(0)
+    log.info(
+        "%s: %d gateway(s) where roads cross the edge: %s",
+        network.name,
+        len(rows),
+        ", ".join(f"{r[0]['ref'] or r[0]['road_class']}" for r in rows),
+    )
+    return Gateways(
+        node_ids=node_ids,
+        x=xs,
+        y=ys,
+        road_class=np.array([r[0]["road_class"] for r in rows], dtype=object),
+        ref=np.array([r[0]["ref"] for r in rows], dtype=object),
+        weight=np.maximum(np.array([r[5] for r in rows], dtype=float), 1.0),
+        boundary_distance=np.asarray(dist, dtype=float),
+        crs=network.crs,
+        source="edge",
+        in_nodes=tuple(r[1] for r in rows),
+        out_nodes=tuple(r[2] for r in rows),
+        names=tuple(str(r[0]["name"]) for r in rows),
+    )
 
 
 def find_gateways(

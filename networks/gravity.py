@@ -2,7 +2,7 @@
 
 This module owns the model's constants (each documented where it is defined:
 :data:`TRIP_RATE`, :data:`EXTERNAL_SHARE`, :data:`DETERRENCE_BETA`,
-:data:`PEAK_HOUR_FACTOR`), the cost between zone nodes (:func:`free_flow_times`),
+:data:`DESIGN_HOUR_FACTOR`), the cost between zone nodes (:func:`free_flow_times`),
 :func:`gravity` (balanced by Furness's method, returning a :class:`GravityResult`) and
 :func:`demand_from_od`, which reads a user's OD matrix over the same zones and gateways
 instead.
@@ -16,44 +16,57 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from .demand import Demand
 from .errors import FileFormatError, InvalidDemandError
-from .gateways import Gateways, zone_system
-from .network import Network
-from .zones import Zones
+from .network import Network, csgraph
 
 __all__ = [
+    "DESIGN_HOUR_FACTOR",
     "DETERRENCE_BETA",
     "EXTERNAL_SHARE",
-    "PEAK_HOUR_FACTOR",
     "TRIP_RATE",
+    "TRIP_RATE_PERSONS",
     "GravityResult",
     "demand_from_od",
     "free_flow_times",
     "gravity",
+    "trip_rate",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Daily vehicle trips produced (and as many attracted) per unit of activity, by unit:
 #:
-#: - ``"persons"``: one vehicle trip (car, taxi, goods vehicle) per resident per day, between
-#:   Chinese county towns (about 0.5) and car-dependent Western towns (2 to 3);
+#: - ``"persons"``: by road profile (:data:`TRIP_RATE_PERSONS`);
 #: - ``"building"``: per :data:`~networks.zones.BUILDING_AREA_UNIT_M2` m² of building
 #:   footprint, about one dwelling or shop, two vehicle trips a day;
 #: - ``"road-km"``: per weighted km of road (:data:`~networks.zones.ROAD_ACTIVITY_WEIGHT`):
 #:   a km of residential street fronts some 100 dwellings, 200 vehicle trips a day.
 #:
-#: Planning defaults for a small town; calibrate with counts where there are any.
-TRIP_RATE: dict[str, float] = {"persons": 1.0, "building": 2.0, "road-km": 200.0}
+#: Planning defaults; calibrate with counts where there are any (``--counts``).
+TRIP_RATE: dict[str, float] = {"persons": 1.3, "building": 2.0, "road-km": 200.0}
+
+#: Daily vehicle trips per resident, by road profile. ``generic`` (European rural areas):
+#: 1.3, from "Mobilität in Deutschland 2017" (MiD: 3.1 trips per person and day, 43 % of
+#: them as a car driver). ``china``: 0.5, of the order of Chinese county towns, where most
+#: trips are on foot, by two-wheeler or bus (a planning figure to calibrate with counts).
+TRIP_RATE_PERSONS: dict[str, float] = {"generic": 1.3, "china": 0.5, "china-mountain": 0.5}
+
+
+def trip_rate(unit: str, profile: str | None = None) -> float:
+    """Daily vehicle trips per unit of activity (see :data:`TRIP_RATE`)."""
+    if unit == "persons":
+        return TRIP_RATE_PERSONS.get(str(profile), TRIP_RATE["persons"])
+    return TRIP_RATE[unit]
+
 
 #: Share of all trip ends at the gateways (trips into, out of and through the area). Small
 #: towns on a national road typically see 10-30% of their traffic cross the town limits.
@@ -63,9 +76,11 @@ EXTERNAL_SHARE = 0.2
 #: ``1/beta`` = 10 minutes of free-flow time, a town-sized trip.
 DETERRENCE_BETA = 0.1
 
-#: Share of the day's trips in the peak hour (the "K factor": 8-12% in the HCM and AASHTO
-#: design-hour practice; JTG B01-2014 uses 0.085-0.13).
-PEAK_HOUR_FACTOR = 0.1
+#: Share of the day's trips in the design hour: the "K factor" (the design-hour volume over
+#: the annual average daily traffic; 8-12 % in AASHTO and HCM practice, 0.085-0.13 in JTG
+#: B01-2014). Not the HCM's "peak-hour factor", which is the hour's volume over four times
+#: its busiest 15 minutes.
+DESIGN_HOUR_FACTOR = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,17 +114,13 @@ def free_flow_times(network: Network, from_idx: np.ndarray, to_idx: np.ndarray) 
 
     Returns an array (len(from_idx), len(to_idx)); ``inf`` where no path exists. Parallel
     links count with their fastest member; zero times are kept (as a tiny positive time).
+    Paths may start and end at ``no_thru`` nodes (zone centroids) but never pass through
+    one: each such node is split into a copy that only leaves and one that only arrives.
     """
-    n = network.num_nodes
-    w = np.maximum(network.free_flow_time, 1e-9)
-    order = np.lexsort((w, network.term, network.init))
-    a, b, c = network.init[order], network.term[order], w[order]
-    first = np.ones(a.shape[0], dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    g = sp.csr_array((c[first], (a[first], b[first])), shape=(n, n))
+    g, arrive = csgraph(network, np.maximum(network.free_flow_time, 1e-9))
     uniq, inv = np.unique(np.asarray(from_idx, dtype=np.int64), return_inverse=True)
     dist = dijkstra(g, directed=True, indices=uniq)
-    return dist[inv][:, np.asarray(to_idx, dtype=np.int64)]
+    return dist[inv][:, arrive[np.asarray(to_idx, dtype=np.int64)]]
 
 
 def gravity(
@@ -206,9 +217,11 @@ def gravity(
 # ---------------------------------------------------------------------- OD file
 def demand_from_od(
     path: str | Path,
-    zones: Zones,
-    gateways: Gateways | None = None,
+    zone_ids: np.ndarray,
+    zone_node_ids: np.ndarray,
+    internal: np.ndarray,
     *,
+    names: Sequence[str] = (),
     period: str,
     period_hours: float | None,
     name: str | None = None,
@@ -219,11 +232,13 @@ def demand_from_od(
     ----------
     path
         CSV with columns ``origin,destination,trips`` (header required, any order, case
-        ignored); origins and destinations are zone ids of ``zones`` or gateway ids
-        (:func:`networks.gateways.gateway_zone_ids`: after the largest zone id). Repeated
+        ignored); origins and destinations are zone ids (internal zones, then gateways:
+        :func:`networks.gateways.gateway_zone_ids`) or internal zones' names. Repeated
         pairs add up.
-    zones, gateways
-        The zone system the ids refer to.
+    zone_ids, zone_node_ids, internal
+        The zone system the file refers to: ids, the nodes they load at, internal mask.
+    names
+        The internal zones' names (in the order of ``zone_ids``), for files keyed by name.
     period, period_hours
         The period the trips cover, e.g. ``"peak hour"`` and ``1.0``; stated by the user
         since the file does not say.
@@ -233,7 +248,8 @@ def demand_from_od(
     FileFormatError
         Missing columns, unreadable numbers, negative trips.
     InvalidDemandError
-        An origin or destination that is not a zone id.
+        An origin or destination that is neither a zone id nor a zone name, or a name
+        that two zones share.
     """
     import pandas as pd
 
@@ -241,7 +257,7 @@ def demand_from_od(
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file")
     try:
-        df = pd.read_csv(p, skipinitialspace=True, comment="#")
+        df = pd.read_csv(p, skipinitialspace=True, comment="#", dtype=str)
     except Exception as exc:
         raise FileFormatError(p, f"cannot be read as CSV: {exc}") from None
     df.columns = [str(c).strip().lower() for c in df.columns]
@@ -250,39 +266,61 @@ def demand_from_od(
         raise FileFormatError(
             p, f"has no column(s) {', '.join(missing)}; expected origin,destination,trips"
         )
-    ids, nodes, internal = zone_system(zones, gateways)
+    ids = np.asarray(zone_ids, dtype=np.int64)
     pos = {int(v): k for k, v in enumerate(ids.tolist())}
+    by_name: dict[str, int] = {}
+    shared: set[str] = set()
+    for k, nm in enumerate(names):
+        key = str(nm).strip().casefold()
+        if not key:
+            continue
+        if key in by_name:
+            shared.add(str(nm))
+        by_name[key] = k
+    internal_ids = ids[np.asarray(internal, dtype=bool)]
     mat = np.zeros((ids.size, ids.size))
+
+    def zone(value: Any, what: str, line: int) -> int:
+        text = str(value).strip()
+        try:
+            v = float(text)
+            if math.isfinite(v) and v == int(v) and int(v) in pos:
+                return pos[int(v)]
+        except ValueError:
+            pass
+        key = text.casefold()
+        if key in by_name:
+            if text in shared or key in {s.casefold() for s in shared}:
+                raise InvalidDemandError(
+                    f"{p}, line {line}: {what} {text!r} names more than one zone; use ids"
+                )
+            return by_name[key]
+        raise InvalidDemandError(
+            f"{p}, line {line}: {what} {text!r} is not a zone id or name; zones are "
+            f"{_describe_ids(internal_ids)}"
+            + (
+                f", gateways {_describe_ids(ids[~np.asarray(internal, dtype=bool)])}"
+                if ids.size > internal_ids.size
+                else ""
+            )
+        )
+
     for r, (o, d, t) in enumerate(
         zip(df["origin"].tolist(), df["destination"].tolist(), df["trips"].tolist(), strict=True)
     ):
         line = r + 2
         try:
             tv = float(t)
-            ov, dv = float(o), float(d)
         except (TypeError, ValueError):
-            raise FileFormatError(
-                p, f"cannot read ({o}, {d}, {t}) as numbers", line=line
-            ) from None
+            raise FileFormatError(p, f"cannot read trips {t!r} as a number", line=line) from None
         if not math.isfinite(tv) or tv < 0:
             raise FileFormatError(p, f"trips {t} must be a number >= 0", line=line, field="trips")
-        for what, v in (("origin", ov), ("destination", dv)):
-            if not math.isfinite(v) or v != int(v) or int(v) not in pos:
-                raise InvalidDemandError(
-                    f"{p}, line {line}: {what} {o if what == 'origin' else d} is not a zone "
-                    f"id; zones are {_describe_ids(zones.zone_ids)}"
-                    + (
-                        f", gateways {_describe_ids(ids[zones.num_zones :])}"
-                        if ids.size > zones.num_zones
-                        else ""
-                    )
-                )
-        mat[pos[int(ov)], pos[int(dv)]] += tv
+        mat[zone(o, "origin", line), zone(d, "destination", line)] += tv
     return Demand(
-        zone_ids=ids,
-        zone_node_ids=nodes,
+        zone_ids=ids.copy(),
+        zone_node_ids=np.asarray(zone_node_ids, dtype=np.int64).copy(),
         matrix=mat,
-        internal=internal,
+        internal=np.asarray(internal, dtype=bool).copy(),
         period=period,
         period_hours=period_hours,
         name=name or p.stem,

@@ -477,3 +477,34 @@ class Network:
             f"Network(name={self.name!r}, nodes={self.num_nodes}, links={self.num_links}, "
             f"crs={self.crs!r})"
         )
+
+
+def csgraph(network: Network, weights: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A scipy CSR graph of the links, cheapest of parallel links, that honours ``no_thru``.
+
+    Each ``no_thru`` node (a zone centroid, a TNTP zone below ``<FIRST THRU NODE>``) is
+    split: its outgoing links leave the node itself, its incoming links end at an arriving
+    copy with no way out, so shortest paths may start and end there but never pass through.
+
+    Returns
+    -------
+    graph, arrive
+        The ``(n + k) x (n + k)`` graph and, per node, the index paths *to* it end at (the
+        node itself, or its arriving copy). Search from a node with its own index; read
+        the distance to node ``j`` at ``arrive[j]`` (and search the transposed graph from
+        ``arrive[j]`` for distances to ``j``).
+    """
+    import scipy.sparse as sp
+
+    n = network.num_nodes
+    nt = np.flatnonzero(network.no_thru)
+    arrive = np.arange(n, dtype=np.int64)
+    arrive[nt] = n + np.arange(nt.size)
+    head = arrive[network.term]
+    w = np.asarray(weights, dtype=np.float64)
+    order = np.lexsort((w, head, network.init))
+    a, b, c = network.init[order], head[order], w[order]
+    first = np.ones(a.shape[0], dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    size = n + nt.size
+    return sp.csr_array((c[first], (a[first], b[first])), shape=(size, size)), arrive

@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".xml", ".osm.pbf", ".pbf", ".graphml")
 
-#: The built-in town's gateways sit on its motorway and secondary roads: the motorway alone
-#: leaves the area at one point only.
-BUILTIN_GATEWAY_CLASSES = ("motorway", "motorway_link", "trunk", "primary", "secondary")
-
 
 @dataclass(frozen=True, eq=False)
 class Study:
@@ -92,7 +88,6 @@ def open_study(
     profile: str = "generic",
     consolidate: bool = True,
     tolerance: float = osm.DEFAULT_TOLERANCE_M,
-    n_zones: int | None = None,
     zones: Any = None,
     gateways: Any = None,
     gateway_classes: Any = None,
@@ -111,7 +106,8 @@ def open_study(
         or a dataset name (:mod:`networks.datasets`), in that order.
     trips
         TNTP: a trips file overriding the naming rule. OSM: a user's OD matrix CSV
-        (``origin,destination,trips`` over the zones and gateways), with ``od_period``.
+        (``origin,destination,trips`` over the zones and gateways, by id or zone name),
+        with ``od_period``.
     place, bbox, polygon
         An OpenStreetMap area to download (needs the internet): a place name, a
         ``(west, south, east, north)`` box in degrees, or a polygon.
@@ -120,13 +116,21 @@ def open_study(
     consolidate, tolerance
         OSM sources (the built-in town too): merge the nodes of complex intersections
         within ``tolerance`` metres (:func:`networks.osm.graph_to_network`).
-    n_zones, zones, gateways, gateway_classes, seed
-        Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`).
+    zones, gateways, gateway_classes, seed
+        Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`): ``zones``
+        is ``None``/``"places"`` (named settlements), an int (k-means), a zone file or a
+        :class:`~networks.zones.Zones`.
     crs
         Coordinate system of a TNTP network's node coordinates, when its files don't say.
     demand_options
         Further keywords of :func:`networks.zoning.demand_model` (``external_share``,
-        ``gateway_refs``, ``peak_hour_factor``, ...).
+        ``gateway_refs``, ``design_hour_factor``, ``trip_rate``, ...).
+
+    Returns
+    -------
+    Study
+        For OSM areas, the network holds the zones' centroids and connectors (the demand
+        loads there) and ``study.model`` the zones, gateways and access points.
     """
     given = [x is not None for x in (network, place, bbox, polygon)]
     if sum(given) > 1:
@@ -137,97 +141,58 @@ def open_study(
         "consolidate": bool(consolidate),
         "tolerance": tol,
     }
-    meta: dict[str, Any] = {"profile": profile, "seed": seed, "n_zones": n_zones}
-    opts = dict(demand_options or {})
-    if place is not None or bbox is not None or polygon is not None:
-        if place is not None:
-            net = osm.from_place(place, **osm_options)
-            what = f"OpenStreetMap place {place!r}"
-        elif bbox is not None:
-            net = osm.from_bbox(bbox, **osm_options)
-            what = f"OpenStreetMap bbox {tuple(bbox)}"
-        else:
-            net = osm.from_polygon(polygon, **osm_options)
-            what = "OpenStreetMap polygon"
-        return _osm_study(
-            net,
-            what,
-            trips,
-            n_zones,
-            zones,
-            gateways,
-            gateway_classes,
-            od_period,
-            seed,
-            meta,
-            opts,
-        )
-    if network is None:
-        net = osm.builtin_town(**osm_options)
-        classes = gateway_classes or BUILTIN_GATEWAY_CLASSES
-        return _osm_study(
-            net,
-            "built-in town (pyrosm test_pbf)",
-            trips,
-            n_zones,
-            zones,
-            gateways,
-            classes,
-            od_period,
-            seed,
-            meta,
-            opts,
-        )
-    p = Path(network)
-    if p.exists() and is_osm_file(p):
-        net = osm.from_file(p, **osm_options)
-        return _osm_study(
-            net,
-            f"OpenStreetMap file {p}",
-            trips,
-            n_zones,
-            zones,
-            gateways,
-            gateway_classes,
-            od_period,
-            seed,
-            meta,
-            opts,
-        )
+    meta: dict[str, Any] = {"profile": profile, "seed": seed, "zones_given": _describe(zones)}
+    net = None
+    if place is not None:
+        net, what = osm.from_place(place, **osm_options), f"OpenStreetMap place {place!r}"
+    elif bbox is not None:
+        net, what = osm.from_bbox(bbox, **osm_options), f"OpenStreetMap bbox {tuple(bbox)}"
+    elif polygon is not None:
+        net, what = osm.from_polygon(polygon, **osm_options), "OpenStreetMap polygon"
+    elif network is None:
+        net, what = osm.builtin_town(**osm_options), "built-in town (pyrosm test_pbf)"
+    elif Path(network).exists() and is_osm_file(network):
+        net, what = osm.from_file(network, **osm_options), f"OpenStreetMap file {network}"
+    if net is not None:
+        kw: dict[str, Any] = {
+            "seed": seed,
+            "zones": zones,
+            "gateways": gateways,
+            **dict(demand_options or {}),
+        }
+        if gateway_classes is not None:
+            kw["gateway_classes"] = list(gateway_classes)
+        if trips is not None:
+            if od_period is None:
+                raise ValueError(
+                    f"{trips}: say which period the OD matrix covers (od_period, CLI "
+                    "--od-period, e.g. 'peak hour')"
+                )
+            kw["od"] = trips
+            kw["od_period"] = od_period
+        from . import zoning
+
+        model = zoning.demand_model(net, **kw)
+        meta = {
+            **meta,
+            "zones": model.zones.num_zones,
+            "zone_source": model.zones.source,
+            "gateways": model.gateways.num_gateways,
+        }
+        return Study(model.network or net, model.demand, model, what, meta)
     from . import datasets
 
+    assert network is not None  # the built-in town was opened above
     net, demand = datasets.load(network, trips=trips)
     if crs is not None:
         net = net.replace(crs=crs, validate=False)
     return Study(net, demand, None, f"TNTP {network}", meta)
 
 
-def _osm_study(
-    net, what, od, n_zones, zones, gateways, gateway_classes, od_period, seed, meta, opts
-):
-    from . import zoning
-
-    kw: dict[str, Any] = {
-        "n_zones": n_zones,
-        "seed": seed,
-        "zones": zones,
-        "gateways": gateways,
-        **opts,
-    }
-    if gateway_classes is not None:
-        kw["gateway_classes"] = list(gateway_classes)
-    if od is not None:
-        if od_period is None:
-            raise ValueError(
-                f"{od}: say which period the OD matrix covers (od_period, CLI "
-                "--od-period, e.g. 'peak hour')"
-            )
-        kw["od"] = od
-        kw["od_period"] = od_period
-    model = zoning.demand_model(net, **kw)
-    meta = {
-        **meta,
-        "zones": int(model.zones.zone_ids.shape[0]),
-        "gateways": int(model.gateways.node_ids.shape[0]),
-    }
-    return Study(net, model.demand, model, what, meta)
+def _describe(zones: Any) -> Any:
+    """How ``zones`` was given, for the study's record."""
+    if zones is None or isinstance(zones, (int, str)):
+        return zones
+    if isinstance(zones, Path):
+        return str(zones)
+    return type(zones).__name__

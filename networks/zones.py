@@ -94,7 +94,17 @@ class Zones:
     crs : str or None
         CRS of the coordinates (the network's).
     source : str
-        ``"kmeans"`` or the zone file.
+        ``"kmeans"``, ``"places"`` or the zone file.
+    names : tuple of str
+        Zone names (a settlement's ``name=*``, a zone file's ``name`` column); empty when
+        the zones have none.
+    activity_source : tuple of str
+        Where each zone's activity figure comes from, in words (``"population=1085
+        (OSM)"``, ``"buildings x 0.021 persons/m2"``...); empty when one source holds for
+        all (``activity_unit`` says which).
+    employment, productions, attractions : float64 arrays (z,) or None
+        A zone file's ``employment`` (jobs) and ``productions``/``attractions`` (daily
+        trips) columns, where given.
     """
 
     zone_ids: np.ndarray
@@ -107,6 +117,11 @@ class Zones:
     geometry: tuple = field(repr=False, default=())
     crs: str | None = None
     source: str = "kmeans"
+    names: tuple[str, ...] = ()
+    activity_source: tuple[str, ...] = ()
+    employment: np.ndarray | None = None
+    productions: np.ndarray | None = None
+    attractions: np.ndarray | None = None
 
     @property
     def num_zones(self) -> int:
@@ -124,15 +139,19 @@ class Zones:
                 self.geometry or [None] * self.num_zones, self.x, self.y, strict=True
             )
         ]
+        cols: dict[str, Any] = {
+            "zone_id": self.zone_ids,
+            "name": list(self.names) if self.names else [None] * self.num_zones,
+            "node_id": self.node_ids,
+            "x": self.x,
+            "y": self.y,
+            "activity": self.activity,
+            "activity_unit": self.activity_unit,
+        }
+        if self.activity_source:
+            cols["activity_source"] = list(self.activity_source)
         return gpd.GeoDataFrame(
-            {
-                "zone_id": self.zone_ids,
-                "node_id": self.node_ids,
-                "x": self.x,
-                "y": self.y,
-                "activity": self.activity,
-                "activity_unit": self.activity_unit,
-            },
+            cols,
             geometry=geoms,
             crs=self.crs,
         )

@@ -4,25 +4,34 @@ Internal connectivity
     Demand-weighted mean travel time between internal zones (the network's time unit,
     minutes for OpenStreetMap networks): ``sum_ij d_ij tau_ij / sum_ij d_ij`` over
     internal zones ``i != j``, where ``tau_ij`` is the shortest path time at the given
-    link costs (at equilibrium: what drivers experience).
+    link costs (at equilibrium: what drivers experience), centroid to centroid.
 External connectivity
-    Activity-weighted mean travel time from each internal zone to its nearest gateway:
-    ``sum_i a_i min_g tau_ig / sum_i a_i``.
+    Activity-weighted mean travel time from each internal zone to its nearest access point
+    to the trunk network of the highest kind the area has (:mod:`networks.access`:
+    ``expressway`` junctions, then ``trunk``, then ``primary`` entries):
+    ``sum_i a_i min_p tau_ip / sum_i a_i``; the time to each kind is reported as
+    ``external_<kind>``. Without access points (a network without road classes), the time
+    to the nearest gateway.
 Resilience
-    Share of internal activity that keeps a path to some gateway whatever single link is
-    closed: zone ``i`` counts when two link-disjoint paths lead from it to the gateway set
-    (Menger's theorem), found with two augmenting paths of a unit-capacity flow.
+    Share of internal activity that keeps a path to some gateway whatever single road link
+    is closed: zone ``i`` counts when two paths disjoint in road links lead from it to the
+    gateway set (Menger's theorem), found with two augmenting paths of a unit-capacity flow.
+    Zone connectors (``road_class == "connector"``) are not roads: they never close, so
+    they carry any number of paths.
 
 All three are minimised in the optimizer (resilience as ``1 - R``); lower is better.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from networks.access import ACCESS_KINDS
 from networks.demand import Demand
 from networks.network import Network, forward_star
 
@@ -46,12 +55,24 @@ class ZoneRoles:
         Weight of each internal zone (activity, else its trip ends).
     internal_demand : float64 array (k, k)
         Trips between internal zones (diagonal zero).
+    access_nodes : int64 array (p,)
+        Node index of each access point to the trunk network
+        (``network.extra["access_points"]``); empty when the network has none.
+    access_kind : object array (p,)
+        Their kinds (``expressway``, ``trunk``, ``primary``).
     """
 
     internal_nodes: np.ndarray
     gateway_nodes: np.ndarray
     activity: np.ndarray
     internal_demand: np.ndarray
+    access_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    access_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    def access_kinds(self) -> list[str]:
+        """The access point kinds present, highest class first."""
+        present = set(self.access_kind.tolist())
+        return [k for k in ACCESS_KINDS if k in present]
 
 
 def zone_roles(network: Network, demand: Demand, activity: np.ndarray | None = None) -> ZoneRoles:
@@ -77,7 +98,15 @@ def zone_roles(network: Network, demand: Demand, activity: np.ndarray | None = N
             raise UsageError("activity needs one value per internal zone")
     if not np.isfinite(act).all() or act.sum() <= 0:
         act = np.ones(int(internal.sum()))
-    return ZoneRoles(nodes[internal], nodes[~internal], act, sub)
+    points = network.extra.get("access_points") if isinstance(network.extra, Mapping) else None
+    if points:
+        ids = np.asarray(points.get("node_ids", []), dtype=np.int64)
+        known = np.isin(ids, network.node_ids)
+        a_nodes = network.node_indices(ids[known], what="access point")
+        a_kind = np.asarray(points.get("kind", []), dtype=object)[known]
+    else:
+        a_nodes, a_kind = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    return ZoneRoles(nodes[internal], nodes[~internal], act, sub, a_nodes, a_kind)
 
 
 def _distances(
@@ -111,8 +140,10 @@ def connectivity(
 ) -> dict[str, float]:
     """Internal and external connectivity at the given link costs (time unit).
 
-    Returns ``internal`` (nan without internal trips), ``external`` (nan without gateways)
-    and ``unreachable`` (share of internal activity with no path to any gateway).
+    Returns ``internal`` (nan without internal trips), ``external`` (to the access points
+    of the highest kind, else to the gateways; nan without either), ``external_<kind>``
+    for each kind of access point present, and ``unreachable`` (share of internal
+    activity with no path to any gateway).
     """
     out = {"internal": float("nan"), "external": float("nan"), "unreachable": 0.0}
     if roles.internal_nodes.size == 0:
@@ -125,21 +156,30 @@ def connectivity(
         out["internal"] = (
             float((d * np.where(ok, tau, 0.0)).sum() / d.sum()) if ok.all() else (float("inf"))
         )
-    if roles.gateway_nodes.size:
-        nearest = dist[:, roles.gateway_nodes].min(axis=1)
+    a = roles.activity
+
+    def mean_time(targets: np.ndarray) -> float:
+        nearest = dist[:, targets].min(axis=1)
         reach = np.isfinite(nearest)
-        a = roles.activity
+        return float((a * nearest)[reach].sum() / a[reach].sum()) if reach.any() else math.inf
+
+    if roles.gateway_nodes.size:
+        reach = np.isfinite(dist[:, roles.gateway_nodes].min(axis=1))
         out["unreachable"] = float(a[~reach].sum() / a.sum())
-        out["external"] = (
-            float((a * nearest)[reach].sum() / a[reach].sum()) if reach.any() else (float("inf"))
-        )
+        out["external"] = mean_time(roles.gateway_nodes)
+    kinds = roles.access_kinds()
+    for kind in kinds:
+        out[f"external_{kind}"] = mean_time(roles.access_nodes[roles.access_kind == kind])
+    if kinds:
+        out["external"] = out[f"external_{kinds[0]}"]
     return out
 
 
 def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = None) -> float:
-    """Share of internal activity with two link-disjoint paths to the gateways (0..1).
+    """Share of internal activity with two road-link-disjoint paths to the gateways (0..1).
 
-    Nodes marked ``no_thru`` are not passed through. Without gateways the value is nan.
+    Nodes marked ``no_thru`` are not passed through; connectors never close (see the module
+    docstring). Without gateways the value is nan.
     """
     if roles.gateway_nodes.size == 0 or roles.internal_nodes.size == 0:
         return float("nan")
@@ -148,6 +188,8 @@ def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = N
     init = network.init[open_links]
     term = network.term[open_links]
     m = open_links.size
+    # connectors never close: any number of paths may share one (unlimited capacity)
+    free = np.asarray(network.road_class[open_links] == "connector", dtype=bool)
     # residual graph: forward arcs 0..m-1, reverse arcs m..2m-1; super sink n
     sink = n
     g_init = np.concatenate([init, term])
@@ -161,7 +203,7 @@ def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = N
         if gate[z]:
             ok += a
             continue
-        used = np.zeros(2 * m, dtype=np.int8)  # flow on forward arcs (reverse = residual)
+        used = np.zeros(m, dtype=np.int64)  # flow on forward arcs (reverse = residual)
         paths = 0
         for _ in range(2):
             pred = np.full(n + 1, -2, dtype=np.int64)
@@ -178,7 +220,7 @@ def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = N
                 for k in range(indptr[u], indptr[u + 1]):
                     arc = arcs[k]
                     if arc < m:
-                        if used[arc]:
+                        if used[arc] and not free[arc]:
                             continue
                     elif not used[arc - m]:
                         continue
@@ -193,9 +235,9 @@ def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = N
             while v != z:
                 arc = pred[v]
                 if arc < m:
-                    used[arc] = 1
+                    used[arc] += 1
                 else:
-                    used[arc - m] = 0
+                    used[arc - m] -= 1
                 v = g_init[arc]
             paths += 1
         if paths >= 2:

@@ -20,8 +20,9 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from networks.connectors import CONNECTOR
 from networks.demand import Demand
-from networks.network import Network
+from networks.network import Network, csgraph
 from networks.roads import BPR_BY_CLASS, PROFILES, class_rank
 
 from .assignment import assign
@@ -215,7 +216,14 @@ class _Context:
         touches_local = np.zeros(n, dtype=bool)
         touches_local[net.init[at_grade]] = True
         touches_local[net.term[at_grade]] = True
-        self.eligible = touches_local & ~on_gs
+        # never a zone centroid, nor a road end cut by the study-area edge (the road goes on
+        # outside the data)
+        cut = np.zeros(n, dtype=bool)
+        ends = [int(e["node_id"]) for e in net.extra.get("boundary_ends") or []]
+        known = [i for i in ends if i in net._index]
+        cut[net.node_indices(known, what="boundary end")] = True
+        self.eligible = touches_local & ~on_gs & ~net.no_thru & ~cut
+        self.arrive = csgraph(net, np.ones(m))[1]
         # demand: OD pairs and shortest costs at equilibrium
         zone_nodes = net.node_indices(demand.zone_node_ids, what="zone node")
         self.zone_nodes = zone_nodes
@@ -235,9 +243,17 @@ class _Context:
         onodes, oinv = np.unique(zone_nodes[r], return_inverse=True)
         dnodes, dinv = np.unique(zone_nodes[c], return_inverse=True)
         self.d_from = dijkstra(g, directed=True, indices=onodes) if onodes.size else None
-        self.d_to = dijkstra(g.T.tocsr(), directed=True, indices=dnodes) if dnodes.size else None
+        self.d_to = (
+            dijkstra(g.T.tocsr(), directed=True, indices=self.arrive[dnodes])
+            if dnodes.size
+            else None
+        )
         self.oinv, self.dinv = oinv, dinv
-        self.od_cost = self.d_from[oinv, zone_nodes[c]] if self.d_from is not None else np.zeros(0)
+        self.od_cost = (
+            self.d_from[oinv, self.arrive[zone_nodes[c]]]
+            if self.d_from is not None
+            else np.zeros(0)
+        )
         self.length_graph = _graph(net, np.maximum(net.length, 1e-9))
 
     # ------------------------------------------------------------ pieces
@@ -258,7 +274,13 @@ class _Context:
                 net.bs_links[net.bs_indptr[i] : net.bs_indptr[i + 1]],
             ]
         )
-        names = sorted({str(self.names[k]) for k in around if self.names[k]})
+        names = sorted(
+            {
+                str(self.names[k])
+                for k in around
+                if self.names[k] and net.road_class[k] != CONNECTOR
+            }
+        )
         if names:
             return "/".join(names[:2])
         return f"node {int(net.node_ids[i])}"
@@ -324,13 +346,12 @@ class _Context:
 
 
 def _graph(network: Network, weights: np.ndarray) -> sp.csr_array:
-    """A CSR graph with the cheapest of parallel links (for scipy's dijkstra)."""
-    n = network.num_nodes
-    order = np.lexsort((weights, network.term, network.init))
-    a, b, w = network.init[order], network.term[order], weights[order]
-    first = np.ones(a.shape[0], dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return sp.csr_array((w[first], (a[first], b[first])), shape=(n, n))
+    """A CSR graph with the cheapest of parallel links (for scipy's dijkstra).
+
+    Zone centroids (``no_thru``) are split (:func:`networks.network.csgraph`): paths start
+    and end there but never pass through; distances *to* node ``j`` are at ``arrive[j]``.
+    """
+    return csgraph(network, weights)[0]
 
 
 def _key_names(keys: Sequence[tuple]) -> dict[tuple, str]:
@@ -798,9 +819,8 @@ def _length_from(ctx: _Context, sources: np.ndarray, limit_km: float) -> np.ndar
     out = np.empty((sources.size, ctx.net.num_nodes))
     for s in range(0, sources.size, 256):
         chunk = sources[s : s + 256]
-        out[s : s + chunk.size] = dijkstra(
-            ctx.length_graph, directed=True, indices=chunk, limit=limit_km
-        )
+        d = dijkstra(ctx.length_graph, directed=True, indices=chunk, limit=limit_km)
+        out[s : s + chunk.size] = d[:, ctx.arrive]
     return out
 
 
@@ -904,7 +924,7 @@ def _access(ctx: _Context, max_m: float) -> list[_Proposal]:
     top_name = "/".join(sorted(top, key=class_rank))
     znodes = np.array(sorted({z for _, z in zones}), dtype=np.int64)
     d_from = dijkstra(ctx.length_graph, directed=True, indices=znodes)
-    d_to = dijkstra(ctx.length_graph.T.tocsr(), directed=True, indices=znodes)
+    d_to = dijkstra(ctx.length_graph.T.tocsr(), directed=True, indices=ctx.arrive[znodes])
     zrow = {int(z): k for k, z in enumerate(znodes)}
     txy = ctx.xy[targets]
     props: dict[tuple[int, int], _Proposal] = {}

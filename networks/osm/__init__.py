@@ -62,11 +62,12 @@ from .convert import (
     utm_crs,
 )
 from .convert import _project_geom as _project_geom
-from .features import read_buildings
+from .features import PLACE_KINDS, read_buildings, read_places
 from .files import builtin_town, from_file
 
 __all__ = [
     "DEFAULT_TOLERANCE_M",
+    "PLACE_KINDS",
     "BoundingBoxError",
     "NoDrivableRoadsError",
     "OSMQueryError",
@@ -79,5 +80,6 @@ __all__ = [
     "from_polygon",
     "graph_to_network",
     "read_buildings",
+    "read_places",
     "utm_crs",
 ]

@@ -31,6 +31,7 @@ from ..roads import (
     tag_values,
     way_class,
 )
+from . import study_area
 
 log = logging.getLogger("networks.osm")
 
@@ -94,6 +95,8 @@ def _osmnx_settings() -> Iterator[Any]:
     s = ox.settings
     saved = (list(s.useful_tags_way), s.cache_folder)
     s.useful_tags_way = list(dict.fromkeys([*saved[0], *_EXTRA_WAY_TAGS]))
+    saved_nodes = list(s.useful_tags_node)
+    s.useful_tags_node = list(dict.fromkeys([*saved_nodes, "name"]))
     try:
         from .datasets import cache_dir
 
@@ -104,6 +107,7 @@ def _osmnx_settings() -> Iterator[Any]:
         yield ox
     finally:
         s.useful_tags_way, s.cache_folder = saved
+        s.useful_tags_node = saved_nodes
 
 
 def _overpass_filter(prof: RoadProfile) -> str:
@@ -127,6 +131,7 @@ def graph_to_network(
     consolidate: bool = True,
     tolerance: float = DEFAULT_TOLERANCE_M,
     boundary: Any = None,
+    extent: Any = None,
     name: str = "osm",
     source: str = "osmnx graph",
     extra: Mapping[str, Any] | None = None,
@@ -156,7 +161,10 @@ def graph_to_network(
         Consolidation tolerance in metres.
     boundary
         The study area (a shapely polygon in lon/lat); default: the convex hull of the
-        drivable nodes before any is dropped.
+        drivable nodes before any is dropped, joined with ``extent``.
+    extent
+        The area the data were cut to (an extract's ``<bounds>``, lon/lat polygon), where
+        known: roads that reach its edge cross the study-area boundary.
     name
         The network's name.
     source
@@ -209,6 +217,8 @@ def graph_to_network(
     lat = np.fromiter((d["y"] for _, d in H.nodes(data=True)), float, len(H))
     if boundary is None:
         boundary = shapely.MultiPoint(np.column_stack([lon, lat])).convex_hull
+        if extent is not None:
+            boundary = shapely.union(boundary, extent).convex_hull
     raw_nodes = len(H)
 
     # 3: one link per upgradable segment
@@ -221,6 +231,13 @@ def graph_to_network(
     )
     H = ox.project_graph(H, to_crs=target)
     boundary_xy = _project_geom(boundary, _LONLAT, target)
+
+    # motorway junctions (highway=motorway_junction nodes), before consolidation renames
+    raw_junctions = {
+        int(n): (tag_text(d.get("ref")) or "", tag_text(d.get("name")) or "")
+        for n, d in H.nodes(data=True)
+        if tag_text(d.get("highway")) == "motorway_junction"
+    }
 
     # 5: complex intersections
     members: dict[int, tuple[int, ...]] = {}
@@ -244,26 +261,36 @@ def graph_to_network(
                 relabel[n] = int(orig)
         H = nx.relabel_nodes(H, relabel, copy=True)
 
-    # 6: self-loops carry no trips; then the largest strongly connected component
+    # 6: self-loops carry no trips; then the core (the largest strongly connected
+    # component) with the edge pieces of the main roads that cross the boundary
     H.remove_edges_from([(u, v, k) for u, v, k in H.edges(keys=True) if u == v])
-    comps = list(nx.strongly_connected_components(H))
-    comps = [c for c in comps if len(c) > 1]
-    if not comps:
+    before = len(H)
+
+    def capacity_of(d: Mapping[str, Any]) -> float:
+        cls = tag_text(d.get("_class")) or "road"
+        return float(np.min(tag_values(d.get("_lanes")))) * prof.capacity_per_lane(cls)
+
+    H, ends, trimmed = study_area.trim(H, boundary_xy, capacity_of=capacity_of)
+    if len(H) == 0:
         raise NoDrivableRoadsError(
             f"{source}: the drivable roads form no strongly connected network "
             "(every road is one-way away from the rest); check the area or file"
         )
-    big = max(comps, key=lambda c: (len(c), -min(c)))
-    dropped = len(H) - len(big)
+    dropped = before - len(H)
     log.info(
-        "%s: kept the largest strongly connected component, %d of %d nodes (%d dropped)",
+        "%s: kept %d of %d nodes (the largest strongly connected component and %d road "
+        "ends at the study-area edge); trimmed %s",
         name,
-        len(big),
         len(H),
-        dropped,
+        before,
+        len(ends),
+        ", ".join(f"{c} {r['links']} links {r['km']:.2f} km" for c, r in trimmed.items())
+        or "nothing",
     )
-    H = H.subgraph(big).copy()
-    members = {k: v for k, v in members.items() if k in big}
+    members = {k: v for k, v in members.items() if k in H}
+    junctions = {
+        n: {"ref": ref, "name": nm} for n, (ref, nm) in _junctions(H, raw_junctions).items()
+    }
 
     # 7: arrays
     node_ids = np.array(sorted(int(n) for n in H.nodes), dtype=np.int64)
@@ -317,6 +344,9 @@ def graph_to_network(
         "consolidation_tolerance_m": float(tolerance) if consolidate else None,
         "dropped_nodes": dropped,
         "raw_nodes": raw_nodes,
+        "boundary_ends": [e.as_dict() for e in ends],
+        "trimmed": trimmed,
+        "motorway_junctions": junctions,
         **(extra or {}),
     }
     net = Network.from_links(
@@ -348,6 +378,20 @@ def graph_to_network(
         prof.name,
     )
     return net
+
+
+def _junctions(H: Any, raw: Mapping[int, tuple[str, str]]) -> dict[int, tuple[str, str]]:
+    """The motorway junctions that survived, under their (possibly consolidated) ids."""
+    out = {}
+    for n, d in H.nodes(data=True):
+        orig = d.get("osmid_original", n)
+        if isinstance(orig, str):
+            orig = json.loads(orig) if orig.startswith("[") else int(orig)
+        members = orig if isinstance(orig, (list, tuple)) else [orig]
+        hits = [raw[int(m)] for m in members if int(m) in raw]
+        if hits:
+            out[int(n)] = hits[0]
+    return out
 
 
 def _project_geom(geom: Any, src: str, dst: str) -> Any:

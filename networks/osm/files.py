@@ -117,6 +117,7 @@ def from_file(
             consolidate=consolidate,
             tolerance=tolerance,
             boundary=area,
+            extent=_xml_bounds(p) if kind == "xml" and area is None else None,
             name=label,
             source=source,
             extra={"source_path": str(p)},
@@ -151,6 +152,22 @@ def _sniff(path: Path) -> bytes:
         raise FileFormatError(
             path, f"cannot be decompressed ({exc}); is it really that format?"
         ) from None
+
+
+def _xml_bounds(path: Path) -> Any:
+    """The extract's ``<bounds>`` (lon/lat box) from the start of an OSM XML file, if any."""
+    import shapely
+
+    m = re.search(rb"<bounds\b([^>]*)>", _sniff(path))
+    if m is None:
+        return None
+    vals = {
+        (a + b).decode(): float(c)
+        for a, b, c in re.findall(rb'(min|max)(lat|lon)="([-0-9.]+)"', m.group(1))
+    }
+    if len(vals) != 4:
+        return None
+    return shapely.box(vals["minlon"], vals["minlat"], vals["maxlon"], vals["maxlat"])
 
 
 def _graph_from_xml(ox: Any, path: Path) -> Any:
@@ -230,10 +247,17 @@ def _graph_from_pbf(path: Path, area: Any, prof: RoadProfile) -> Any:
     G = nx.MultiDiGraph(crs=_LONLAT)
     if edges is None or nodes is None or len(edges) == 0:
         return G
-    for nid, x, y in zip(
-        nodes["id"].tolist(), nodes["lon"].tolist(), nodes["lat"].tolist(), strict=True
+    node_tags = nodes["tags"].tolist() if "tags" in nodes.columns else [None] * len(nodes)
+    for nid, x, y, nt in zip(
+        nodes["id"].tolist(), nodes["lon"].tolist(), nodes["lat"].tolist(), node_tags, strict=True
     ):
-        G.add_node(int(nid), x=float(x), y=float(y))
+        attrs = {}
+        if isinstance(nt, str) and nt:
+            with contextlib.suppress(ValueError):
+                nt = json.loads(nt)
+        if isinstance(nt, dict):  # junctions and their names, as osmnx keeps them
+            attrs = {k: str(nt[k]) for k in ("highway", "ref", "name") if nt.get(k)}
+        G.add_node(int(nid), x=float(x), y=float(y), **attrs)
     cols = [c for c in ("highway", *_PBF_TAGS) if c in edges.columns]
     extra_tags = edges["tags"].tolist() if "tags" in edges.columns else [None] * len(edges)
     for row, js in zip(

@@ -65,17 +65,27 @@ class PlanRun:
 
 def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
     """The :class:`networks.Study` a job's study settings describe (demand scaled)."""
+    demand: dict[str, Any] = {
+        "external_share": s.external_share,
+        "min_population": s.min_population,
+        "trip_rate": s.trip_rate,
+        "design_hour_factor": s.design_hour_factor,
+        "growth_factor": s.growth_factor,
+        "deterrence_beta": s.deterrence_beta,
+        "connectors_per_zone": s.connectors_per_zone,
+    }
+    if s.gateway_refs is not None:
+        demand["gateway_refs"] = list(s.gateway_refs)
     kwargs: dict[str, Any] = {
         "profile": s.profile,
         "consolidate": s.consolidate,
         "tolerance": s.tolerance,
-        "n_zones": s.n_zones,
+        "zones": int(s.zones) if s.zones is not None and s.zones.isdigit() else s.zones,
         "seed": s.seed,
         "od_period": s.od_period,
         "crs": s.crs,
         "trips": s.trips,
-        "demand_options": {"external_share": s.external_share}
-        | ({} if s.gateway_refs is None else {"gateway_refs": list(s.gateway_refs)}),
+        "demand_options": demand,
     }
     if s.gateway_classes is not None:
         kwargs["gateway_classes"] = list(s.gateway_classes)

@@ -50,7 +50,9 @@ from .settings import (
     GatewayNote,
     Job,
     Section,
+    _whole,
     coerce,
+    is_path,
     specs,
 )
 
@@ -168,12 +170,12 @@ def _expand(value: str, where: str, text: str, f: Field) -> str:
 def _value(f: Field, raw: Any, base: Path | None, where: str, text: str) -> Any:
     """A TOML value checked and converted for its setting (paths resolved)."""
     try:
-        v = coerce(raw, f.type)
+        v = coerce(_whole(f, raw), f.type)
     except ValueError as exc:
         raise error_at(where, text, f.table, f.key, str(exc)) from None
     if isinstance(v, str):
         v = _expand(v, where, text, f)
-        if f.spec.path and v not in f.spec.keep:
+        if is_path(f, v):
             p = Path(v).expanduser()
             if not p.is_absolute() and base is not None:
                 p = base / p

@@ -63,6 +63,7 @@ __all__ = [
     "Spec",
     "StudySettings",
     "default_of",
+    "is_path",
     "setting",
     "specs",
 ]
@@ -105,6 +106,9 @@ class Spec:
         scenario file's folder (unless the value is one of ``keep``).
     keep : tuple of str
         Words a path setting may hold instead of a path (``auto``).
+    whole_numbers : bool
+        A text setting that also takes a whole number (``zones = 12``), kept as its text
+        and never read as a path.
     check : callable or None
         ``value -> None``, raising :class:`OptionError` for a bad value.
     parse : callable or None
@@ -130,6 +134,7 @@ class Spec:
     group: str | None = None
     path: bool = False
     keep: tuple[str, ...] = ()
+    whole_numbers: bool = False
     check: Callable[[Any], None] | None = None
     parse: Callable[[str], Any] | None = None
     cli_help: str | None = None
@@ -320,7 +325,7 @@ class Section:
 
     def __post_init__(self) -> None:
         for f in specs(type(self)):
-            value = getattr(self, f.name)
+            value = _whole(f, getattr(self, f.name))
             try:
                 value = coerce(value, f.type)
             except ValueError as exc:
@@ -357,6 +362,25 @@ def _positive(name: str, *, strict: bool = True, at_most: float | None = None):
             raise OptionError(name, f"is {v!r}; must be a number {rule}")
 
     return check
+
+
+def _whole(f: Field, value: Any) -> Any:
+    """A whole number given to a text setting that takes one, as its text."""
+    if f.spec.whole_numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def is_path(f: Field, value: str) -> bool:
+    """Whether a text value of a path setting names a file (not a kept word or number)."""
+    return (
+        f.spec.path and value not in f.spec.keep and not (f.spec.whole_numbers and value.isdigit())
+    )
+
+
+def _check_zones(value: str) -> None:
+    if value.isdigit() and int(value) < 1:
+        raise OptionError("zones", f"is {value}; give at least one zone")
 
 
 # ---------------------------------------------------------------------- CLI parsers
@@ -479,13 +503,71 @@ class StudySettings(Section):
         cli=False,
         check=check_tolerance,
     )
-    n_zones: int | None = setting(
+    zones: str | None = setting(
         None,
-        "number of internal zones (k-means; default: by network size)",
+        "internal zones: places (one per named settlement, OSM place=*), N (k-means, the "
+        "fallback), or a zone FILE (GeoPackage, GeoJSON or Shapefile polygons with "
+        "optional name, population, employment, productions, attractions); default: "
+        "places, else k-means",
         table="demand",
-        flag="zones",
+        metavar="N|places|FILE",
+        path=True,
+        keep=("places", "kmeans"),
+        whole_numbers=True,
+        check=_check_zones,
+    )
+    min_population: float | None = setting(
+        None,
+        "keep a hamlet with at least this tagged population as its own zone (default: "
+        "merge hamlets into the nearest village)",
+        unit="persons",
+        table="demand",
+        metavar="P",
+        cli=False,
+        check=_positive("min_population", strict=False),
+    )
+    trip_rate: float | None = setting(
+        None,
+        "daily vehicle trips per unit of zone activity (default: by unit and road profile, "
+        "networks.gravity.TRIP_RATE)",
+        unit="vehicle trips per unit and day",
+        table="demand",
+        metavar="R",
+        check=_positive("trip_rate"),
+    )
+    design_hour_factor: float = setting(
+        default_of(demand_model, "design_hour_factor"),
+        "share of the day's trips in the design hour (the K factor; 8-12 % AASHTO/HCM "
+        "practice, 0.085-0.13 JTG B01-2014)",
+        unit="share of the daily trips",
+        table="demand",
+        metavar="K",
+        check=_positive("design_hour_factor", at_most=1.0),
+    )
+    growth_factor: float = setting(
+        default_of(demand_model, "growth_factor"),
+        "design-year over base-year trips (e.g. 1.04 ** 15 = 1.8 for 4 % a year over 15 years)",
+        unit="ratio",
+        table="demand",
+        metavar="G",
+        check=_positive("growth_factor"),
+    )
+    deterrence_beta: float = setting(
+        default_of(demand_model, "deterrence_beta"),
+        "gravity deterrence exp(-beta t) on free-flow minutes (0.1: a mean trip of 10 min)",
+        unit="1/min",
+        table="demand",
+        metavar="B",
+        cli=False,
+        check=_positive("deterrence_beta"),
+    )
+    connectors_per_zone: int = setting(
+        default_of(demand_model, "connectors_per_zone"),
+        "connectors from each zone to its main roads, at most",
+        table="demand",
         metavar="N",
-        check=_positive("n_zones"),
+        cli=False,
+        check=_positive("connectors_per_zone"),
     )
     demand_scale: float = setting(
         1.0,
