@@ -16,7 +16,7 @@ connectors spread over the zone's main roads. A connector's time is its straight
 times :data:`CONNECTOR_CIRCUITY` at :data:`CONNECTOR_SPEED_KMH`; it has no capacity limit
 (BPR ``alpha = 0``). A zone whose catchment has fewer than :data:`MIN_CONNECTORS` loading
 nodes takes the nearest ones beyond it. Gateways connect at no time to the nodes where their road enters and
-leaves the area (:class:`networks.gateways.Gateways`).
+leaves the area (:class:`networks.gateways.Gateways`), from a centroid drawn just outside.
 
 Connector links have ``road_class == "connector"``; they are never upgrade candidates and
 carry no counts. Centroid node ids are ``-zone_id`` (internal zones 1..z, then gateways).
@@ -48,6 +48,7 @@ __all__ = [
     "ZoneSystem",
     "connect",
     "is_connector",
+    "loading_nodes",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ LOADING_CLASSES: tuple[str, ...] = (
     "living_street",
     "road",
 )
+#: Metres beyond the study-area edge where a gateway's centroid is drawn (its connectors
+#: take no time: the road outside the area is not modelled).
+GATEWAY_OFFSET_M = 200.0
 #: Capacity of a connector (veh/h): never binding (its cost does not depend on the flow).
 CONNECTOR_CAPACITY = 1e6
 
@@ -106,6 +110,18 @@ class ZoneSystem:
 def is_connector(network: Network) -> np.ndarray:
     """Boolean mask (m,) of the connector links."""
     return np.asarray(network.road_class == CONNECTOR, dtype=bool)
+
+
+def loading_nodes(network: Network) -> np.ndarray:
+    """Boolean mask (n,) of the nodes a zone may load at (see the module docstring).
+
+    Where no node qualifies (a network without two-way roads of :data:`LOADING_CLASSES`),
+    every node of the largest strongly connected component does.
+    """
+    rc = np.asarray([str(c) for c in network.road_class], dtype=object)
+    scc = largest_scc(network)
+    ok = _two_way_nodes(network, np.isin(rc, LOADING_CLASSES)) & scc & ~network.no_thru
+    return ok if ok.any() else scc & ~network.no_thru
 
 
 def _two_way_nodes(network: Network, usable: np.ndarray) -> np.ndarray:
@@ -188,10 +204,7 @@ def connect(
     if np.any(rc == CONNECTOR):
         raise InvalidNetworkError(f"network '{network.name}' already has zone connectors")
     usable = np.isin(rc, LOADING_CLASSES)
-    scc = largest_scc(network)
-    ok = _two_way_nodes(network, usable) & scc & ~network.no_thru
-    if not ok.any():  # a network without two-way roads of those classes: any SCC node
-        ok = scc & ~network.no_thru
+    ok = loading_nodes(network)
     rank = np.full(network.num_nodes, 10**6)
     for k in np.flatnonzero(usable).tolist():
         r = class_rank(rc[k])
@@ -208,17 +221,20 @@ def connect(
     for k in range(z):
         mine = np.flatnonzero(ok & (zones.node_zone == k))
         chosen = _choose(mine, rank, network, zones.x[k], zones.y[k], per_zone, separation)
-        if len(chosen) < least:  # a small catchment: the nearest loading nodes beyond it
+        if len(chosen) < least:  # a small catchment: the nearest loading nodes beyond it,
+            # spread apart where they can be, else simply the nearest
             d = np.hypot(network.x[every] - zones.x[k], network.y[every] - zones.y[k])
-            for i in every[np.argsort(d, kind="stable")].tolist():
-                if len(chosen) >= least:
-                    break
-                if i not in chosen and all(
-                    math.hypot(network.x[i] - network.x[j], network.y[i] - network.y[j])
-                    >= separation
-                    for j in chosen
-                ):
-                    chosen.append(i)
+            near = every[np.argsort(d, kind="stable")].tolist()
+            for spread in (separation, 0.0):
+                for i in near:
+                    if len(chosen) >= least:
+                        break
+                    if i not in chosen and all(
+                        math.hypot(network.x[i] - network.x[j], network.y[i] - network.y[j])
+                        >= spread
+                        for j in chosen
+                    ):
+                        chosen.append(i)
         loading.append(tuple(int(network.node_ids[i]) for i in chosen))
         for i in chosen:
             dist = math.hypot(network.x[i] - zones.x[k], network.y[i] - zones.y[k])
@@ -235,15 +251,15 @@ def connect(
         loading.append(
             tuple(int(v) for v in dict.fromkeys([*gateways.entries(j), *gateways.exits(j)]))
         )
-        gx[j], gy[j] = gateways.x[j], gateways.y[j]
+        gx[j], gy[j] = _outside(network, gateways.x[j], gateways.y[j])
         for i in ins.tolist():
             c_init.append(n + z + j)
             c_term.append(i)
-            c_len.append(0.0)
+            c_len.append(math.hypot(network.x[i] - gx[j], network.y[i] - gy[j]) / 1000.0)
         for i in outs.tolist():
             c_init.append(i)
             c_term.append(n + z + j)
-            c_len.append(0.0)
+            c_len.append(math.hypot(network.x[i] - gx[j], network.y[i] - gy[j]) / 1000.0)
     gw_ids = (
         gateway_zone_ids(zones, gateways) if gateways is not None and g else np.zeros(0, np.int64)
     )
@@ -255,7 +271,8 @@ def connect(
             "cannot add zone centroids"
         )
     length = np.asarray(c_len)
-    fft = np.where(length > 0, length / speed_kmh * 60.0, 0.0)
+    gate = np.array([a >= n + z or b >= n + z for a, b in zip(c_init, c_term, strict=True)])
+    fft = np.where(gate, 0.0, length / speed_kmh * 60.0)
     out = _append(
         network,
         node_ids=centroid_ids,
@@ -265,7 +282,7 @@ def connect(
         term=np.asarray(c_term, dtype=np.int64),
         length=length,
         fft=fft,
-        speed=np.where(length > 0, speed_kmh, 0.0),
+        speed=np.where(gate, 0.0, speed_kmh),
         names=[
             _zone_label(zones, gateways, t, h, n, z) for t, h in zip(c_init, c_term, strict=True)
         ],
@@ -281,6 +298,18 @@ def connect(
         len(single),
     )
     return out, ZoneSystem(zone_ids, centroid_ids, internal, tuple(loading))
+
+
+def _outside(network: Network, x: float, y: float) -> tuple[float, float]:
+    """A gateway centroid :data:`GATEWAY_OFFSET_M` beyond the boundary, away from the centre."""
+    from .zones import _boundary
+
+    c = _boundary(network).centroid
+    dx, dy = x - c.x, y - c.y
+    norm = math.hypot(dx, dy)
+    if norm == 0:
+        return x + GATEWAY_OFFSET_M, y
+    return x + dx / norm * GATEWAY_OFFSET_M, y + dy / norm * GATEWAY_OFFSET_M
 
 
 def _zone_label(zones: Zones, gateways: Gateways | None, t: int, h: int, n: int, z: int) -> str:

@@ -156,9 +156,18 @@ def gateways_from_edge(
     it): the entering and leaving carriageways of a divided road become one gateway pair.
     Weight: the capacity entering the area there (veh/h).
     """
-    ends = list(network.extra.get("boundary_ends") or [])
+    every = list(network.extra.get("boundary_ends") or [])
     want = set(classes or GATEWAY_CLASSES)
-    ends = [e for e in ends if e["road_class"] in want]
+    ends = [e for e in every if e["road_class"] in want]
+    if not ends and classes is None and every:
+        # an area whose main roads stay inside: its best road class that crosses the edge
+        best = min(class_rank(e["road_class"]) for e in every)
+        ends = [e for e in every if class_rank(e["road_class"]) == best]
+        log.info(
+            "%s: no main road crosses the study-area edge; gateways on its %s roads",
+            network.name,
+            ends[0]["road_class"],
+        )
     if refs:
         tags = {str(r).strip().upper() for r in refs}
         hit = [e for e in ends if tags & {s.strip().upper() for s in str(e["ref"]).split(";")}]

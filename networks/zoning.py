@@ -325,12 +325,16 @@ def demand_model(
             "population, buildings or a trip rate"
         )
     ext_total = external_share / (1.0 - external_share) * prod.sum() if g else 0.0
-    share = gw.weight / gw.weight.sum() if g else np.zeros(0)
     enters = np.array([len(gw.entries(j)) > 0 for j in range(g)], dtype=bool)
     leaves = np.array([len(gw.exits(j)) > 0 for j in range(g)], dtype=bool)
+
+    def split(mask: np.ndarray) -> np.ndarray:  # external trips by weight, where they can go
+        w = gw.weight * mask
+        return ext_total * w / w.sum() if g and w.sum() > 0 else np.zeros(g)
+
     scale = design_hour_factor * growth_factor
-    origins = np.concatenate([prod, ext_total * share * enters]) * scale
-    destinations = np.concatenate([attr, ext_total * share * leaves]) * scale
+    origins = np.concatenate([prod, split(enters)]) * scale
+    destinations = np.concatenate([attr, split(leaves)]) * scale
     # the two sides must balance: attractions follow the productions' total
     destinations *= origins.sum() / max(destinations.sum(), 1e-300)
     params = {

@@ -78,7 +78,10 @@ def _town_candidates(network, demand) -> CandidateSet:
 
 @pytest.fixture(scope="module")
 def town_run() -> PlanRun:
-    study = open_study()
+    # k-means zones and three times the demand: the town congests, so that the search and
+    # the equilibria have histories worth a picture
+    study = open_study(zones=8)
+    study = dataclasses.replace(study, demand=study.demand.scaled(3.0))
     cs = _town_candidates(study.network, study.demand)
     run = plan_study(study, candidates=cs, objective="tstt", budget=700.0)
     assert run.plan.selected  # the files below need something to show

@@ -31,7 +31,7 @@ def _write(tmp_path, text, name="s.toml"):
             '[optimize]\nbudget = "lots"\n',
             r"line 2: field 'optimize.budget': is 'lots'; expected a number",
         ),
-        ("[demand]\nn_zones = 2.5\n", r"line 2: field 'demand.n_zones': is 2.5; expected a whole"),
+        ("[demand]\nzones = 2.5\n", r"line 2: field 'demand.zones': is 2.5; expected a string"),
         ('command = "dance"\n', r"line 1: field 'command': is 'dance'; choose one of"),
         (
             '[network]\nsource = "place"\n',
@@ -97,7 +97,7 @@ def test_bundled_presets_are_scenarios():
             w, s, e, n = osm._check_bbox(net["bbox"])
             assert osm.utm_crs((w + e) / 2, (s + n) / 2) == "EPSG:32648"  # Zigong's zone
         dem = sc.doc["demand"]
-        assert isinstance(dem["n_zones"], int) and isinstance(sc.doc["seed"], int)
+        assert dem["zones"] == "places" and isinstance(sc.doc["seed"], int)
         assert 0 <= dem["external_share"] < 1
         assert set(dem["gateway_classes"]) <= set(roads.ROAD_CLASSES)
         assert sc.notes, "each preset names the roads that serve as gateways"

@@ -150,7 +150,7 @@ def test_sweep_keys_follow_the_job():
     assert optimize_keys["method"].dotted == "optimize.method"
     for keys in (assign_keys, optimize_keys):
         assert keys["demand_scale"].dotted == "demand.scale"
-        assert keys["n_zones"].dotted == "demand.n_zones" and keys["seed"].dotted == "seed"
+        assert keys["zones"].dotted == "demand.zones" and keys["seed"].dotted == "seed"
     assert optimize_keys["max_candidates"].dotted == "candidates.max"
     assert "source" not in optimize_keys  # network.source and candidates.source: ambiguous
     assert "budget" not in assign_keys
@@ -169,10 +169,12 @@ def test_a_setting_refuses_a_bad_value_naming_itself():
     with pytest.raises(OptionError) as info:
         S.StudySettings(place="Zigong", bbox=(1.0, 2.0, 3.0, 4.0))
     assert info.value.option == "bbox"
-    with pytest.raises(OptionError, match="expected a whole number") as info:
-        S.StudySettings(n_zones=2.5)
-    assert info.value.option == "n_zones"
-    assert S.StudySettings(n_zones=3).n_zones == 3
+    with pytest.raises(OptionError, match="expected a string") as info:
+        S.StudySettings(zones=2.5)
+    assert info.value.option == "zones"
+    assert S.StudySettings(zones=3).zones == "3"  # a whole number is kept as its text
+    with pytest.raises(OptionError, match="at least one zone"):
+        S.StudySettings(zones="0")
 
 
 def test_option_errors_use_the_users_words(tmp_path):

@@ -51,9 +51,11 @@ def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
     from networks.synthetic import region
     from optimizer.jobs.outputs import write_flow_layer
 
-    net, _ = region(20_000, seed=3)
-    model = zoning.demand_model(net, seed=0)
+    roads, _ = region(20_000, seed=3)
+    model = zoning.demand_model(roads, seed=0)
     assert model.gateways.node_ids.size >= 2 and model.demand.total > 0
+    net = model.network  # the roads with the zones' centroids and connectors
+    assert net.num_links > roads.num_links and net.no_thru[roads.num_nodes :].all()
     r = assign(net, model.demand, rgap=1e-6)
     assert r.converged and r.relative_gap <= 1e-6
     out = tmp_path / "county.gpkg"
@@ -66,14 +68,14 @@ def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
 def test_consolidation_options_reach_the_osm_readers(monkeypatch):
     """open_study passes consolidate and tolerance (metres) to every OSM reader."""
     town = Path(__file__).parent / "fixtures" / "town.osm"
-    merged = open_study(town, n_zones=2)
+    merged = open_study(town, zones=2)
     assert merged.network.extra["consolidated_nodes"]  # nodes 5 and 14 become one junction
     assert merged.network.extra["consolidation_tolerance_m"] == osm.DEFAULT_TOLERANCE_M
-    apart = open_study(town, n_zones=2, consolidate=False)
+    apart = open_study(town, zones=2, consolidate=False)
     assert not apart.network.extra["consolidated_nodes"]
     assert apart.network.extra["consolidation_tolerance_m"] is None
     assert {5, 14} <= set(apart.network.node_ids.tolist())
-    assert open_study(town, n_zones=2, tolerance=25.0).network.extra[
+    assert open_study(town, zones=2, tolerance=25.0).network.extra[
         "consolidation_tolerance_m"
     ] == pytest.approx(25.0)
     with pytest.raises(ValueError, match="tolerance"):
