@@ -161,8 +161,8 @@ def gateways_from_edge(
     ends = [e for e in every if e["road_class"] in want]
     if not ends and classes is None and every:
         # an area whose main roads stay inside: its best road class that crosses the edge
-        best = min(class_rank(e["road_class"]) for e in every)
-        ends = [e for e in every if class_rank(e["road_class"]) == best]
+        top = min(class_rank(e["road_class"]) for e in every)
+        ends = [e for e in every if class_rank(e["road_class"]) == top]
         log.info(
             "%s: no main road crosses the study-area edge; gateways on its %s roads",
             network.name,
@@ -183,7 +183,8 @@ def gateways_from_edge(
     ends.sort(key=lambda e: (class_rank(e["road_class"]), -e["capacity_vph"], e["node_id"]))
     groups: list[list[dict]] = []
     for e in ends:
-        best, best_d = None, math.inf
+        near: list[dict] | None = None
+        near_d = math.inf
         for g in groups:  # the nearest group of the same road within its radius
             head = g[0]
             same = (e["ref"] and e["ref"] == head["ref"]) or (
@@ -197,12 +198,12 @@ def gateways_from_edge(
                 else GATEWAY_CLUSTER_M.get(base, GATEWAY_CLUSTER_DEFAULT_M)
             )
             d = min(math.hypot(e["x"] - o["x"], e["y"] - o["y"]) for o in g)
-            if same and d <= radius and d < best_d:
-                best, best_d = g, d
-        if best is None:
+            if same and d <= radius and d < near_d:
+                near, near_d = g, d
+        if near is None:
             groups.append([e])
         else:
-            best.append(e)
+            near.append(e)
     if not groups:
         log.info("%s: no main road crosses the study-area edge; no gateways", network.name)
     boundary = _boundary(network)
