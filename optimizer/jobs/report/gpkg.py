@@ -59,7 +59,11 @@ def _run_rows(run: Any, settings: Mapping[str, Any] | None) -> list[tuple[str, s
 
 
 def _model_layers(run: Any) -> dict[str, Any]:
-    """Zones and gateways of the study as GeoDataFrames (when it has them)."""
+    """Zones, gateways and access points of the study as GeoDataFrames (when it has them).
+
+    Zones carry their names, activity and its source, trips and loading nodes; gateways
+    their entry and exit nodes; access points their kind and junction name.
+    """
     model = getattr(run.study, "model", None)
     out: dict[str, Any] = {}
     if model is None:
@@ -74,19 +78,46 @@ def _model_layers(run: Any) -> dict[str, Any]:
             gdf["trips_from"] = np.asarray(origins[:z], dtype=np.float64)
         if dests is not None and len(dests) >= z:
             gdf["trips_to"] = np.asarray(dests[:z], dtype=np.float64)
+        system = getattr(model, "system", None)
+        if system is not None:
+            gdf["loading_nodes"] = [len(system.loading[k]) for k in range(z)]
+            gdf["loading_node_ids"] = [
+                ";".join(str(i) for i in system.loading[k]) for k in range(z)
+            ]
         out["zones"] = gdf
     gws = getattr(model, "gateways", None)
     if gws is not None and len(gws.node_ids):
         gdf = gws.to_geodataframe()
         gdf.insert(0, "gateway", np.arange(1, len(gdf) + 1))
+        g = len(gdf)
+        gdf["entry_node_ids"] = [";".join(map(str, gws.entries(j))) for j in range(g)]
+        gdf["exit_node_ids"] = [";".join(map(str, gws.exits(j))) for j in range(g)]
+        if gws.names:
+            gdf["name"] = list(gws.names)
         out["gateways"] = gdf
+    access = getattr(model, "access", None)
+    net = run.study.network
+    if access is not None and access.num_points:
+        import geopandas as gpd
+
+        idx = net.node_indices(access.node_ids, what="access point")
+        out["access_points"] = gpd.GeoDataFrame(
+            {
+                "node_id": access.node_ids,
+                "kind": list(access.kind),
+                "name": list(access.name),
+                "ref": list(access.ref),
+            },
+            geometry=gpd.points_from_xy(net.x[idx], net.y[idx]),
+            crs=net.crs,
+        )
     return out
 
 
 def write_geopackage(
     run: Any, path: str | Path, *, settings: Mapping[str, Any] | None = None
 ) -> bool:
-    """Write ``network.gpkg``: layers links, upgrades, zones, gateways and run, atomically.
+    """Write ``network.gpkg``: links, upgrades, zones, gateways, access points, run; atomically.
 
     Parameters
     ----------
