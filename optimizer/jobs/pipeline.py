@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from networks import open_study
+from networks.protected import ProtectedAreas, read_protected
 from networks.sources import Study
 
 from ..appraisal import Appraisal
@@ -26,6 +27,7 @@ from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
 from ..errors import UsageError
 from ..generate import generate_candidates
+from ..protect import Protection, protect_candidates
 from ..results import AssignmentResult, Plan
 from ..search import optimize
 from .settings import (
@@ -56,11 +58,15 @@ DEFAULT_BUDGET_SHARE = 0.3
 
 @dataclass(frozen=True, eq=False)
 class PlanRun:
-    """A finished optimization: the study, the candidates and the plan."""
+    """A finished optimization: the study, the candidates and the plan.
+
+    ``protection``: what the protected areas excluded and priced (None without them).
+    """
 
     study: Study
     candidates: CandidateSet
     plan: Plan
+    protection: Protection | None = None
 
 
 def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
@@ -119,15 +125,28 @@ def resolve_candidates(
     seed: int,
     toll_factor: float,
     distance_factor: float,
-) -> CandidateSet:
-    """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``)."""
+    areas: ProtectedAreas | None = None,
+) -> tuple[CandidateSet, Protection | None]:
+    """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``).
+
+    With ``areas``, every set passes :func:`optimizer.protect.protect_candidates`: a given
+    or read set as a whole, generated proposals before their ranking (so that a forbidden
+    proposal leaves its place to the next best).
+    """
     net = study.network
+
+    def protect(cs: CandidateSet) -> tuple[CandidateSet, Protection | None]:
+        if areas is None:
+            return cs, None
+        p = protect_candidates(cs, areas)
+        return p.candidates, p
+
     if isinstance(candidates, CandidateSet):
-        return candidates
+        return protect(candidates)
     if candidates is None:
         candidates = "instance" if net.candidates is not None else "auto"
     if candidates == "instance":
-        return from_instance(net)
+        return protect(from_instance(net))
     if candidates == "auto":
         assert study.demand is not None  # plan_study checked it
         if "osm_way_ids" not in net.extra:
@@ -135,7 +154,13 @@ def resolve_candidates(
                 f"network '{net.name}' is not an OpenStreetMap network: automatic candidates "
                 "need road classes and coordinates; give --candidates FILE"
             )
-        return generate_candidates(
+        pool: list[Protection] = []
+
+        def screen(cs: CandidateSet) -> CandidateSet:
+            pool.append(protect_candidates(cs, areas))  # type: ignore[arg-type]
+            return pool[-1].candidates
+
+        cs = generate_candidates(
             net,
             study.demand,
             profile=profile,
@@ -143,8 +168,10 @@ def resolve_candidates(
             seed=seed,
             toll_factor=toll_factor,
             distance_factor=distance_factor,
+            screen=None if areas is None else screen,
         )
-    return read_candidates(candidates, net)
+        return cs, (pool[0].restricted_to(cs) if pool else None)
+    return protect(read_candidates(candidates, net))
 
 
 def plan_study(
@@ -160,6 +187,7 @@ def plan_study(
     rgap: float = OptimizeSettings.rgap,
     time_limit: float | None = OptimizeSettings.time_limit,
     max_candidates: int = CandidateSettings.max_candidates,
+    protected: str | Path | ProtectedAreas | None = CandidateSettings.protected,
     appraisal: Appraisal | None = None,
     toll_factor: float = CostSettings.toll_factor,
     distance_factor: float = CostSettings.distance_factor,
@@ -185,6 +213,10 @@ def plan_study(
         gateways (OSM areas), TSTT otherwise.
     weights
         ``"internal=0.5,external=0.5"`` or a mapping.
+    protected
+        Protected areas (a polygon file or :class:`networks.protected.ProtectedAreas`):
+        no candidate touching a forbidden one is offered, those touching a multiplier
+        area cost more (:mod:`optimizer.protect`); the record is ``PlanRun.protection``.
     appraisal
         Money terms (default :class:`optimizer.Appraisal`).
     callback
@@ -201,7 +233,9 @@ def plan_study(
                 "unit) or --budget-share (a share of the total cost of all candidates)"
             )
         budget_share = DEFAULT_BUDGET_SHARE
-    cs = resolve_candidates(
+    if protected is not None and not isinstance(protected, ProtectedAreas):
+        protected = read_protected(protected, crs=net.crs)
+    cs, protection = resolve_candidates(
         study,
         candidates,
         profile=study.meta.get("profile", StudySettings.profile),
@@ -209,6 +243,7 @@ def plan_study(
         seed=seed,
         toll_factor=toll_factor,
         distance_factor=distance_factor,
+        areas=protected,
     )
     if objective == "auto":
         objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
@@ -237,7 +272,7 @@ def plan_study(
         distance_factor=distance_factor,
         callback=callback,
     )
-    return PlanRun(study, cs, plan)
+    return PlanRun(study, cs, plan, protection)
 
 
 def run_optimize(

@@ -650,6 +650,13 @@ class CandidateSettings(Section):
         metavar="N",
         check=_positive("max_candidates"),
     )
+    protected: str | None = setting(
+        None,
+        "protected areas (polygons: GeoPackage, GeoJSON, Shapefile; column rule = forbid "
+        "or a cost multiplier >= 1): no upgrade touching a forbidden one is offered",
+        metavar="FILE",
+        path=True,
+    )
 
 
 @dataclass(frozen=True)

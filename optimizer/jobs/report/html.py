@@ -192,6 +192,66 @@ def _baseline_html(plan: Any, unit: str) -> str:
     return out
 
 
+def _protection_html(protection: Any, unit: str) -> str:
+    """The protected areas, the candidates they excluded and those they made dearer."""
+    d = protection.summary()
+    out = [
+        f"<p>{_e(len(d['areas']))} areas from <code>{_e(d['source'])}</code>; an upgrade "
+        "touching a forbidden area is never offered; one touching multiplier areas costs "
+        "its cost times the largest of their multipliers.</p>",
+        _table(
+            ("area", "feature", "rule"),
+            [(a["name"], a["feature"], a["rule"]) for a in d["areas"]],
+            numeric=(1,),
+        ),
+    ]
+    rows: list[tuple[Any, ...]]
+    if d["excluded"]:
+        rows = [
+            (
+                r["id"],
+                r["kind"],
+                r["label"],
+                fmt(r["cost"]),
+                r["area"],
+                "" if r["feature"] is None else r["feature"],
+                r["rule"],
+            )
+            for r in d["excluded"]
+        ]
+        out += [
+            "<h3>Excluded candidates</h3>",
+            _table(
+                ("id", "kind", "description", f"cost ({unit})", "area", "feature", "rule"),
+                rows,
+                numeric=(3, 5),
+            ),
+        ]
+    else:
+        out.append("<p>No candidate touched a forbidden area.</p>")
+    if d["priced"]:
+        rows = [
+            (
+                r["id"],
+                r["kind"],
+                fmt(r["cost_before"]),
+                fmt(r["cost"]),
+                f"x{r['multiplier']:g}",
+                ", ".join(r["areas"]),
+            )
+            for r in d["priced"]
+        ]
+        out += [
+            "<h3>Candidates priced up</h3>",
+            _table(
+                ("id", "kind", f"cost before ({unit})", f"cost ({unit})", "multiplier", "areas"),
+                rows,
+                numeric=(2, 3),
+            ),
+        ]
+    return "".join(out)
+
+
 def _settings_html(run: Any, settings: Mapping[str, Any] | None) -> str:
     out = [f"<p>roadopt <code>{_e(version())}</code></p>"]
     for name, d in (
@@ -328,6 +388,8 @@ def render_html(
                 "upgrades in blue with their ids; zones (Z) and gateways (G).",
             ),
         )
+    if getattr(run, "protection", None) is not None:
+        sections["protected"] = ("Protected areas", _protection_html(run.protection, unit))
     sections["metrics"] = ("Before and after", _metrics_html(b, a))
     sections["baseline"] = ("Greedy baseline", _baseline_html(plan, unit))
     if "convergence" in images:
