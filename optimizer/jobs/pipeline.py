@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from networks import open_study
+from networks.counts import read_counts
 from networks.protected import ProtectedAreas, read_protected
 from networks.sources import Study
 
 from ..appraisal import Appraisal
 from ..assignment import assign
+from ..calibration import Calibration, calibrate
 from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
 from ..errors import UsageError
@@ -32,6 +34,7 @@ from ..results import AssignmentResult, Plan
 from ..search import optimize
 from .settings import (
     AssignJob,
+    CalibrationSettings,
     CandidateSettings,
     CostSettings,
     OptimizeJob,
@@ -43,6 +46,7 @@ from .settings import (
 __all__ = [
     "DEFAULT_BUDGET_SHARE",
     "PlanRun",
+    "calibrate_study",
     "open_job_study",
     "plan_study",
     "run_assign",
@@ -60,13 +64,15 @@ DEFAULT_BUDGET_SHARE = 0.3
 class PlanRun:
     """A finished optimization: the study, the candidates and the plan.
 
-    ``protection``: what the protected areas excluded and priced (None without them).
+    ``protection``: what the protected areas excluded and priced (None without them);
+    ``calibration``: the demand's adjustment to traffic counts (None without counts).
     """
 
     study: Study
     candidates: CandidateSet
     plan: Plan
     protection: Protection | None = None
+    calibration: Calibration | None = None
 
 
 def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
@@ -114,6 +120,41 @@ def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
             meta={**study.meta, "demand_scale": s.demand_scale},
         )
     return study
+
+
+def calibrate_study(
+    study: Study,
+    s: CalibrationSettings,
+    *,
+    toll_factor: float = CostSettings.toll_factor,
+    distance_factor: float = CostSettings.distance_factor,
+    callback: Callable[[dict], Any] | None = None,
+) -> tuple[Study, Calibration | None]:
+    """The study with its demand adjusted to the counts of ``s`` (unchanged without counts).
+
+    Reads the counts on the study's network (:func:`networks.counts.read_counts`) and runs
+    :func:`optimizer.calibration.calibrate` with the settings' method parameters.
+    """
+    if s.counts is None:
+        return study, None
+    if study.demand is None:
+        raise UsageError(f"network '{study.network.name}' has no demand to calibrate")
+    counts = read_counts(s.counts, study.network, tolerance=s.count_tolerance)
+    cal = calibrate(
+        study.network,
+        study.demand,
+        counts,
+        max_iter=s.calibration_steps,
+        min_improvement=s.min_improvement,
+        step=s.step,
+        max_decrease=s.max_decrease,
+        rgap=s.calibration_rgap,
+        toll_factor=toll_factor,
+        distance_factor=distance_factor,
+        callback=callback,
+    )
+    meta = {**study.meta, "calibrated_to": str(s.counts)}
+    return replace(study, demand=cal.demand, meta=meta), cal
 
 
 def resolve_candidates(
@@ -281,12 +322,17 @@ def run_optimize(
     study: Study | None = None,
     callback: Callable[[dict], Any] | None = None,
 ) -> PlanRun:
-    """Run an optimize job: open its study (unless given) and :func:`plan_study`."""
+    """Run an optimize job: open, calibrate (:func:`calibrate_study`) and plan its study.
+
+    The study is opened unless given; its demand is adjusted to the job's counts where
+    there are any, then :func:`plan_study` runs.
+    """
     if study is None:
         study = open_job_study(job.study)
+    study, cal = calibrate_study(study, job.calibration, **job.costs.values())
     o = job.optimize.values()
     appraisal = Appraisal(value_of_time=o.pop("value_of_time"))
-    return plan_study(
+    run = plan_study(
         study,
         **job.candidates.values(),
         **o,
@@ -295,6 +341,7 @@ def run_optimize(
         seed=job.study.seed,
         callback=callback,
     )
+    return run if cal is None else replace(run, calibration=cal)
 
 
 def run_assign(

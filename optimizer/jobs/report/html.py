@@ -252,6 +252,52 @@ def _protection_html(protection: Any, unit: str) -> str:
     return "".join(out)
 
 
+def _calibration_html(cal: Any, png: bytes | None) -> str:
+    """The demand's calibration to counts: the fit before and after, the figure, per count."""
+    d = cal.summary()
+    b, a = d["before"], d["after"]
+    fit = [
+        ("counts with GEH < 5", f"{100 * b['geh_share']:.1f} %", f"{100 * a['geh_share']:.1f} %"),
+        ("R² (modelled = counted)", fmt(b["r2"], 4), fmt(a["r2"], 4)),
+        ("mean GEH", fmt(b["mean_geh"], 3), fmt(a["mean_geh"], 3)),
+        ("squared error Z", fmt(b["objective"]), fmt(a["objective"])),
+        ("trips", fmt(d["trips_before"]), fmt(d["trips_after"])),
+    ]
+    out = [
+        f"<p>{_e(d['counts'])} counts from <code>{_e(d['counts_file'])}</code>; the OD matrix "
+        f"adjusted by Spiess's (1990) gradient method, proportions from the equilibrium's "
+        f"origin-based bushes: {_e(d['iterations'])} steps, {_e(d['status'])}, "
+        f"{d['seconds']:.1f} s. GEH on hourly flows ({_e(fmt(d['geh_hours']))} h per "
+        "period).</p>",
+        _table(("", "seed matrix", "calibrated"), fit, cls="kv", numeric=(1, 2)),
+    ]
+    if png is not None:
+        out.append(
+            _figure_html(
+                "img-calibration",
+                png,
+                "modelled against counted flows before and after the calibration",
+                "Modelled against counted flow per count, before (grey) and after (blue); "
+                "dashed: GEH = 5.",
+            )
+        )
+    rows = [
+        (
+            r["id"],
+            r["where"],
+            fmt(r["count"]),
+            fmt(r["model_before"]),
+            fmt(r["model_after"]),
+            fmt(r["geh_before"], 3),
+            fmt(r["geh_after"], 3),
+        )
+        for r in d["table"]
+    ]
+    head = ("count", "where", "counted", "model before", "model after", "GEH before", "GEH after")
+    out.append(_table(head, rows, numeric=(2, 3, 4, 5, 6)))
+    return "".join(out)
+
+
 def _settings_html(run: Any, settings: Mapping[str, Any] | None) -> str:
     out = [f"<p>roadopt <code>{_e(version())}</code></p>"]
     for name, d in (
@@ -390,6 +436,11 @@ def render_html(
         )
     if getattr(run, "protection", None) is not None:
         sections["protected"] = ("Protected areas", _protection_html(run.protection, unit))
+    if getattr(run, "calibration", None) is not None:
+        sections["calibration"] = (
+            "Calibration to traffic counts",
+            _calibration_html(run.calibration, images.get("calibration")),
+        )
     sections["metrics"] = ("Before and after", _metrics_html(b, a))
     sections["baseline"] = ("Greedy baseline", _baseline_html(plan, unit))
     if "convergence" in images:
