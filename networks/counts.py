@@ -123,6 +123,7 @@ class _Reader:
         self.connector = np.asarray(network.road_class == CONNECTOR, dtype=bool)
         self._ways: dict[int, list[tuple[int, int]]] | None = None
         self._tree: Any = None
+        self.spread: list[int] = []  # lines of way counts averaged over several links
 
     def error(self, line: int, field: str | None, msg: str) -> FileFormatError:
         return FileFormatError(self.path, msg, line=line, field=field)
@@ -186,6 +187,8 @@ class _Reader:
             links = groups[sense]
             if not links:
                 continue
+            if len(links) > 1 and line not in self.spread:
+                self.spread.append(line)
             length = np.maximum(np.asarray(self.net.length[links], dtype=np.float64), 0.0)
             total = float(length.sum())
             share = length / total if total > 0 else np.full(len(links), 1.0 / len(links))
@@ -492,6 +495,18 @@ def read_counts(
     arr = np.asarray(counts, dtype=np.float64)
     arr.setflags(write=False)
     log.info("%s: %d counts on %d links", p, len(rows), len(set(cols.tolist())))
+    if reader.spread:
+        lines_text = ", ".join(map(str, reader.spread[:8])) + (
+            " ..." if len(reader.spread) > 8 else ""
+        )
+        log.warning(
+            "%s: %d way counts span several links in one direction (lines %s): each is "
+            "compared with their mean flow weighted by length; locate them by lon, lat or "
+            "link_id where the links' flows differ (a junction on the way)",
+            p,
+            len(reader.spread),
+            lines_text,
+        )
     return Counts(
         ids=tuple(ids),
         lines=tuple(at),

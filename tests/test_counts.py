@@ -48,7 +48,7 @@ def _weights(counts, c) -> dict[int, float]:
     return {int(k): float(v) for k, v in zip(row.indices, row.data, strict=True)}
 
 
-def test_way_counts_follow_the_drawing_direction(town, tmp_path):
+def test_way_counts_follow_the_drawing_direction(town, tmp_path, caplog):
     # way 100 is drawn 1-2-3-4 (two-way trunk): forward is 1->3->4, backward 4->3->1
     p = _csv(
         tmp_path,
@@ -59,7 +59,9 @@ def test_way_counts_follow_the_drawing_direction(town, tmp_path):
         "# a comment line\n"
         "t4,200,forward,40\n",
     )
-    c = read_counts(p, town)
+    with caplog.at_level(logging.WARNING, logger="networks.counts"):
+        c = read_counts(p, town)
+    assert "2 way counts span several links in one direction (lines 2, 3)" in caplog.text
     assert c.ids == ("t1", "t2", "t3", "t4") and c.lines == (2, 3, 4, 6)
     np.testing.assert_array_equal(c.count, [500, 450, 80, 40])
     fwd = [_link(town, 1, 3), _link(town, 3, 4)]
