@@ -201,3 +201,25 @@ def test_scenario_with_counts_and_protected_areas(town_counts, tmp_path):
     chosen = gpd.read_file(tmp_path / "out" / "network.gpkg", layer="upgrades")
     assert len(chosen) == len(doc["selected"])
     assert not chosen.geometry.intersects(gdf.geometry.iloc[0]).any()
+
+
+def test_sparse_and_dense_seeds_give_the_same_matrix(tmp_path):
+    import scipy.sparse as sp
+
+    net, dem = grid(5, 5, zones=8, trips_per_zone=2000.0, seed=4)
+    truth = assign(net, dem, method="bush", rgap=1e-8)
+    counts = read_counts(_count_file(tmp_path / "c.csv", net, truth.flow, range(0, 80, 3)), net)
+    dense = _perturbed(dem, 0.4, 1)
+    sparse = Demand(
+        zone_ids=dense.zone_ids,
+        zone_node_ids=dense.zone_node_ids,
+        matrix=sp.csr_array(dense.dense()),
+        internal=dense.internal,
+        period=dense.period,
+        period_hours=dense.period_hours,
+    )
+    a = calibrate(net, dense, counts, max_iter=3)
+    b = calibrate(net, sparse, counts, max_iter=3)
+    assert b.demand.is_sparse and not a.demand.is_sparse
+    np.testing.assert_allclose(b.demand.dense(), a.demand.dense(), rtol=1e-9, atol=1e-9)
+    assert a.iterations == b.iterations == 3
