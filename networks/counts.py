@@ -17,7 +17,7 @@ locates its count in exactly one way:
 ``lon``, ``lat``
     A point in degrees (WGS 84), snapped to the nearest link within the tolerance
     (metres). ``both`` counts that road's two directions; ``forward``/``backward``
-    follow the drawing direction of the link's OSM way; a compass heading (``north``,
+    follow the drawing direction of the link's (first) OSM way; a compass heading (``north``,
     ``east``, ``south``, ``west``, also ``nb``, ``eb``, ``sb``, ``wb``) picks the
     direction of travel closest to it.
 
@@ -194,6 +194,13 @@ class _Reader:
             share = length / total if total > 0 else np.full(len(links), 1.0 / len(links))
             for k, x in zip(links, share.tolist(), strict=True):
                 out[k] = out.get(k, 0.0) + x
+        if not out:
+            raise self.error(
+                line,
+                "direction",
+                f"the direction of way {way}'s links along it is unknown; locate the count "
+                "by link_id",
+            )
         return out
 
     # ---------------------------------------------------------------- links
