@@ -352,6 +352,7 @@ def _append(
             for a, b in zip(init.tolist(), term.tolist(), strict=True)
         ],
         "osm_way_ids": [()] * k,
+        "osm_way_dirs": [()] * k,
         "name": list(names),
         "ref": [""] * k,
     }

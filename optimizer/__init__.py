@@ -16,10 +16,12 @@ from importlib import import_module
 from typing import Any
 
 from .assignment import METHODS, assign, link_costs
+from .calibration import Calibration, calibrate
 from .candidate_files import read_candidates, write_candidates
 from .candidates import Candidate, CandidateSet, extend_network, from_instance
 from .connectivity import connectivity, resilience, zone_roles
 from .generate import generate_candidates
+from .protect import Protection, protect_candidates
 from .results import AssignmentResult, History, Plan, Status
 from .search import OBJECTIVES, Appraisal, optimize
 
@@ -49,13 +51,16 @@ __all__ = [
     "OBJECTIVES",
     "Appraisal",
     "AssignmentResult",
+    "Calibration",
     "Candidate",
     "CandidateSet",
     "History",
     "Plan",
     "PlanRun",
+    "Protection",
     "Status",
     "assign",
+    "calibrate",
     "connectivity",
     "extend_network",
     "from_instance",
@@ -65,6 +70,7 @@ __all__ = [
     "load_sweep",
     "optimize",
     "plan_study",
+    "protect_candidates",
     "read_candidates",
     "resilience",
     "run_batch",

@@ -35,7 +35,15 @@ from . import _kernels as K
 from .errors import DisconnectedDemandError, InvalidDemandError, OptionError, UsageError
 from .results import AssignmentResult, History, Status
 
-__all__ = ["METHODS", "ON_DISCONNECTED", "assign", "check_options", "choose_method", "link_costs"]
+__all__ = [
+    "METHODS",
+    "ON_DISCONNECTED",
+    "assign",
+    "check_options",
+    "choose_method",
+    "link_costs",
+    "origin_flows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -790,6 +798,39 @@ def assign(
         distance_factor=distance_factor,
         state=state,
     )
+
+
+def origin_flows(
+    network: Network, demand: Demand, result: AssignmentResult
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-origin link flows of a bush solve (``method="bush"``, Algorithm B).
+
+    Returns
+    -------
+    origins : int64 array (r,)
+        Internal indices of the nodes that send trips (zones at one node are one origin),
+        in the rows' order.
+    flows : float64 array (r, m), read-only
+        Origin ``o``'s flow on each link (the network's flow unit); the rows sum to
+        ``result.flow``, and each row's links with flow form an acyclic bush.
+
+    Raises
+    ------
+    UsageError
+        For a result of another method, or not solved on this network and demand.
+    """
+    st = result.state
+    if not isinstance(st, _WarmState) or st.xo is None:
+        raise UsageError(
+            "per-origin flows come from a bush solve: assign(..., method='bush'), got "
+            f"method {result.method!r}"
+        )
+    origins = _node_od(network, demand)[0]
+    if st.xo.shape != (len(origins), network.num_links) or st.signature[2] != origins.tobytes():
+        raise UsageError("the result was not solved on this network and demand")
+    flows = st.xo.view()
+    flows.setflags(write=False)
+    return origins.copy(), flows
 
 
 def link_costs(

@@ -354,7 +354,7 @@ def extend_network(base: Network, new: Mapping[str, Any]) -> Network:
         return np.concatenate([base_arr, add.astype(base_arr.dtype)])
 
     extra = dict(base.extra)
-    for key in ("geometry", "osm_way_ids", "name", "ref"):
+    for key in ("geometry", "osm_way_ids", "osm_way_dirs", "name", "ref"):
         if key in base.extra and len(base.extra[key]) == base.num_links:
             vals = list(new.get(key, [None] * k))
             extra[key] = list(base.extra[key]) + vals

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -409,6 +409,7 @@ def generate_candidates(
     missing_link_max_m: float = MISSING_LINK_MAX_M,
     detour_factor: float = DETOUR_FACTOR,
     access_max_m: float = ACCESS_MAX_M,
+    screen: Callable[[CandidateSet], CandidateSet] | None = None,
 ) -> CandidateSet:
     """Propose, price and rank candidate upgrades for an OpenStreetMap network.
 
@@ -496,6 +497,11 @@ def generate_candidates(
         Places reserved for the best proposals of each generator.
     vc_threshold, missing_link_max_m, detour_factor, access_max_m
         Thresholds, see above.
+    screen
+        A rule applied to every proposal before the ranking: it gets them all as one
+        :class:`CandidateSet` and returns those that may be offered, at their costs (e.g.
+        :func:`optimizer.protect.protect_candidates`). Dropped proposals leave their
+        place to the next best; changed costs change the ranking.
 
     Returns
     -------
@@ -552,6 +558,8 @@ def generate_candidates(
             )
             if p.pair not in taken
         ]
+    if screen is not None:
+        pool = _screened(network, pool, costs.unit, screen)
     kept = _select(pool, max_candidates, min_per_source)
     for p in kept:
         log.info(
@@ -582,6 +590,17 @@ def _select(pool: list[_Proposal], k: int, min_per_source: int) -> list[_Proposa
             chosen.append(p)
             ids.add(p.id)
     return sorted(chosen, key=lambda p: (-p.score, p.id))
+
+
+def _screened(
+    network: Network,
+    pool: list[_Proposal],
+    unit: str,
+    screen: Callable[[CandidateSet], CandidateSet],
+) -> list[_Proposal]:
+    """The proposals ``screen`` keeps, at the costs it gives them."""
+    cost = {c.id: c.cost for c in screen(_assemble(network, pool, unit)).candidates}
+    return [replace(p, cost=cost[p.id]) for p in pool if p.id in cost]
 
 
 def _assemble(network: Network, kept: Sequence[_Proposal], unit: str) -> CandidateSet:

@@ -24,6 +24,7 @@ SECTIONS = [
     S.CostSettings,
     S.AssignSettings,
     S.CandidateSettings,
+    S.CalibrationSettings,
     S.OptimizeSettings,
     S.OutputSettings,
     S.AssignOutputSettings,

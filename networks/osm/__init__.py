@@ -37,8 +37,11 @@ lanes (at least 1) to each direction unless ``lanes:forward``/``lanes:backward``
 otherwise.
 
 ``network.extra`` holds, per link (length m, in link order): ``osm_way_ids`` (tuples of
-the OSM way ids the link was built from), ``geometry`` (shapely LineStrings in the network
-CRS, from tail to head), ``name`` and ``ref`` (strings, ``""`` when untagged); and per
+the OSM way ids the link was built from), ``osm_way_dirs`` (aligned with them: 1 where
+the link runs along the way's drawing direction, -1 against it, 0 unknown; osmnx keeps no
+trace of ``oneway=-1``, so a one-way way drawn against its traffic reads 1), ``geometry``
+(shapely LineStrings in the network CRS, from tail to head), ``name`` and ``ref``
+(strings, ``""`` when untagged); and per
 network: ``boundary`` (the study area, a shapely polygon in the network CRS), ``profile``,
 ``source`` (a description), ``source_path`` (for files), ``consolidated_nodes`` (new id ->
 member OSM ids), ``consolidation_tolerance_m``, ``raw_nodes`` (drivable OSM nodes read) and

@@ -212,6 +212,7 @@ def graph_to_network(
         d["_class"] = cls
         d["_lanes"] = direction_lanes(d, prof, cls)
         d["_speed"] = direction_speed(d, prof, cls)
+        d["_sense"] = _senses(d)
     H.graph["crs"] = _LONLAT
     lon = np.fromiter((d["x"] for _, d in H.nodes(data=True)), float, len(H))
     lat = np.fromiter((d["y"] for _, d in H.nodes(data=True)), float, len(H))
@@ -308,6 +309,10 @@ def graph_to_network(
             if first.distance(shapely.Point(pv)) < first.distance(shapely.Point(pu)):
                 geom = shapely.reverse(geom)
         ways = tuple(sorted({int(w) for w in tag_values(d.get("osmid"))}))
+        sense: dict[int, set[str]] = {}
+        for s in tag_values(d.get("_sense")):
+            sense.setdefault(int(s[:-1]), set()).add(s[-1])
+        dirs = tuple({"+": 1, "-": -1}.get("".join(sorted(sense.get(w, "?"))), 0) for w in ways)
         cls = tag_text(d.get("_class")) or "road"
         rows.append(
             (
@@ -321,6 +326,7 @@ def graph_to_network(
                 geom,
                 "; ".join(dict.fromkeys(str(x) for x in tag_values(d.get("name")))),
                 "; ".join(dict.fromkeys(str(x) for x in tag_values(d.get("ref")))),
+                dirs,
             )
         )
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
@@ -337,6 +343,7 @@ def graph_to_network(
         "geometry": [r[7] for r in rows],
         "name": [r[8] for r in rows],
         "ref": [r[9] for r in rows],
+        "osm_way_dirs": [r[10] for r in rows],
         "boundary": boundary_xy,
         "profile": prof.name,
         "source": source,
@@ -378,6 +385,19 @@ def graph_to_network(
         prof.name,
     )
     return net
+
+
+def _senses(edge: Any) -> str:
+    """``"<way>+"`` per OSM way of a raw edge drawn along it, ``"<way>-"`` against it.
+
+    From osmnx's ``reversed`` (true for the edge that runs against its way's node order);
+    ``?`` when a simplified edge mixes both.
+    """
+    revs = {
+        r is True or str(r).strip().lower() == "true" for r in tag_values(edge.get("reversed"))
+    }
+    s = "?" if len(revs) > 1 else "-" if revs == {True} else "+"
+    return ";".join(f"{int(w)}{s}" for w in tag_values(edge.get("osmid")))
 
 
 def _junctions(H: Any, raw: Mapping[int, tuple[str, str]]) -> dict[int, tuple[str, str]]:

@@ -33,6 +33,7 @@ from .settings import (
     AssignOutputSettings,
     AssignSettings,
     BatchSettings,
+    CalibrationSettings,
     CandidateSettings,
     ConsoleSettings,
     CostSettings,
@@ -80,7 +81,8 @@ A scenario file (TOML), paths relative to the file, ${VAR} expanded:
   roadopt optimize SF_DNDP_10_1.txt --trips SiouxFalls_trips.tntp --budget-share 0.5 \\
       --objective tstt --summary plan.json
   roadopt optimize --place "Ziliujing District, Zigong, Sichuan, China" --profile china \\
-      --min-resilience 0.9 --time-limit 600 --out ziliujing""",
+      --min-resilience 0.9 --time-limit 600 --out ziliujing
+  roadopt optimize region.osm.pbf --protected redlines.gpkg --counts counts.csv""",
     "assign": """examples:
   roadopt assign                                   the built-in example
   roadopt assign SiouxFalls --gap 1e-10 --out flows.csv
@@ -279,6 +281,20 @@ def print_plan_summary(run) -> None:
         f"lower bound {_num(plan.lower_bound, 8)})"
     )
     print(f"budget      {_num(plan.budget)} {unit}; plan cost {_num(plan.cost)} {unit}")
+    if getattr(run, "protection", None) is not None:
+        p = run.protection
+        print(
+            f"protected   {len(p.areas)} areas: {len(p.excluded)} candidates excluded, "
+            f"{len(p.priced)} priced up"
+        )
+    if getattr(run, "calibration", None) is not None:
+        c = run.calibration
+        b, a = c.fit("before"), c.fit("after")
+        print(
+            f"calibrated  {len(c.counts)} counts, {c.iterations} steps: GEH < 5 on "
+            f"{100 * b['geh_share']:.0f} % -> {100 * a['geh_share']:.0f} %, R² "
+            f"{_num(b['r2'], 4)} -> {_num(a['r2'], 4)}"
+        )
     if not plan.selected:
         print("chosen      nothing" + (f" ({plan.message})" if plan.message else ""))
     for d in plan.selected_details:
@@ -371,6 +387,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     job = OptimizeJob(
         study=settings_of(args, StudySettings),
+        calibration=settings_of(args, CalibrationSettings),
         costs=settings_of(args, CostSettings),
         candidates=settings_of(args, CandidateSettings),
         optimize=settings_of(args, OptimizeSettings),
@@ -466,6 +483,7 @@ COMMANDS: dict[str, Command] = {
         "cost.",
         (
             (StudySettings, None),
+            (CalibrationSettings, None),
             (CandidateSettings, None),
             (OptimizeSettings, None),
             (CostSettings, None),

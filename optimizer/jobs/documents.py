@@ -57,7 +57,9 @@ def plan_document(
 
     ``run.settings`` is the job's complete settings as a scenario document
     (:meth:`optimizer.jobs.settings.Job.document`), ``run.scenario_file`` the file they
-    came from (scenario runs).
+    came from (scenario runs). ``protected``: the protected areas and the candidates they
+    excluded or priced (:class:`optimizer.protect.Protection`); ``calibration``: the
+    demand's adjustment to counts, per count (:class:`optimizer.calibration.Calibration`).
     """
     plan = run.plan
     doc = plan.summary()
@@ -71,6 +73,10 @@ def plan_document(
     }
     if scenario_file is not None:
         doc["run"]["scenario_file"] = scenario_file
+    for key, what in (("protected", "protection"), ("calibration", "calibration")):
+        part = getattr(run, what, None)
+        if part is not None:
+            doc[key] = part.summary()
     return jsonable(doc)
 
 

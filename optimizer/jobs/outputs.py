@@ -1,4 +1,4 @@
-"""Files a run writes: plan.json, plan.csv, flows and the report (:mod:`.report`).
+"""Files a run writes: plan.json, plan.csv, calibration.csv, flows and the report (:mod:`.report`).
 
 Every file is written atomically (temporary file, then rename) and records the run's
 settings and the package version, so a run can be repeated exactly. An output folder
@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 RUN_FILE = "plan.json"
+#: Per-count table of a run whose demand was calibrated to traffic counts.
+CALIBRATION_TABLE = "calibration.csv"
 
 
 def prepare_out_dir(out: str | Path, *, overwrite: bool, key: dict[str, Any]) -> Path:
@@ -117,6 +119,8 @@ def write_plan_outputs(
     )
     atomic_write_text(d / "plan.csv", buf.getvalue())
     written.append(d / "plan.csv")
+    if _write_calibration_table(getattr(run, "calibration", None), d / CALIBRATION_TABLE):
+        written.append(d / CALIBRATION_TABLE)
     from . import report as _report
 
     if report:
@@ -127,6 +131,27 @@ def write_plan_outputs(
     atomic_write_text(d / RUN_FILE, json.dumps(doc, indent=2) + "\n")
     written.append(d / RUN_FILE)
     return written
+
+
+def _write_calibration_table(cal: Any, path: Path) -> bool:
+    """calibration.csv: one row per count (or remove one of an earlier run)."""
+    if cal is None:
+        if path.exists():
+            path.unlink()
+        return False
+    buf = io.StringIO()
+    rows = cal.table()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    before, after = cal.fit("before"), cal.fit("after")
+    buf.write(
+        f"# roadopt {version()}; counts in vehicles per period, GEH on hourly flows "
+        f"({cal.hours:g} h); GEH < 5 on {before['geh_share']:.3f} -> {after['geh_share']:.3f} "
+        f"of counts, R2 {before['r2']:.4f} -> {after['r2']:.4f}\n"
+    )
+    atomic_write_text(path, buf.getvalue())
+    return True
 
 
 def write_link_table(net, result, path: str) -> None:

@@ -18,18 +18,23 @@ from typing import Any
 import numpy as np
 
 from networks import open_study
+from networks.counts import read_counts
+from networks.protected import ProtectedAreas, read_protected
 from networks.sources import Study
 
 from ..appraisal import Appraisal
 from ..assignment import assign
+from ..calibration import Calibration, calibrate
 from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
 from ..errors import UsageError
 from ..generate import generate_candidates
+from ..protect import Protection, protect_candidates
 from ..results import AssignmentResult, Plan
 from ..search import optimize
 from .settings import (
     AssignJob,
+    CalibrationSettings,
     CandidateSettings,
     CostSettings,
     OptimizeJob,
@@ -41,6 +46,7 @@ from .settings import (
 __all__ = [
     "DEFAULT_BUDGET_SHARE",
     "PlanRun",
+    "calibrate_study",
     "open_job_study",
     "plan_study",
     "run_assign",
@@ -56,11 +62,17 @@ DEFAULT_BUDGET_SHARE = 0.3
 
 @dataclass(frozen=True, eq=False)
 class PlanRun:
-    """A finished optimization: the study, the candidates and the plan."""
+    """A finished optimization: the study, the candidates and the plan.
+
+    ``protection``: what the protected areas excluded and priced (None without them);
+    ``calibration``: the demand's adjustment to traffic counts (None without counts).
+    """
 
     study: Study
     candidates: CandidateSet
     plan: Plan
+    protection: Protection | None = None
+    calibration: Calibration | None = None
 
 
 def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
@@ -120,6 +132,41 @@ def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
     return study
 
 
+def calibrate_study(
+    study: Study,
+    s: CalibrationSettings,
+    *,
+    toll_factor: float = CostSettings.toll_factor,
+    distance_factor: float = CostSettings.distance_factor,
+    callback: Callable[[dict], Any] | None = None,
+) -> tuple[Study, Calibration | None]:
+    """The study with its demand adjusted to the counts of ``s`` (unchanged without counts).
+
+    Reads the counts on the study's network (:func:`networks.counts.read_counts`) and runs
+    :func:`optimizer.calibration.calibrate` with the settings' method parameters.
+    """
+    if s.counts is None:
+        return study, None
+    if study.demand is None:
+        raise UsageError(f"network '{study.network.name}' has no demand to calibrate")
+    counts = read_counts(s.counts, study.network, tolerance=s.count_tolerance)
+    cal = calibrate(
+        study.network,
+        study.demand,
+        counts,
+        max_iter=s.calibration_steps,
+        min_improvement=s.min_improvement,
+        step=s.step,
+        max_decrease=s.max_decrease,
+        rgap=s.calibration_rgap,
+        toll_factor=toll_factor,
+        distance_factor=distance_factor,
+        callback=callback,
+    )
+    meta = {**study.meta, "calibrated_to": str(s.counts)}
+    return replace(study, demand=cal.demand, meta=meta), cal
+
+
 def resolve_candidates(
     study: Study,
     candidates: str | Path | CandidateSet | None,
@@ -129,15 +176,28 @@ def resolve_candidates(
     seed: int,
     toll_factor: float,
     distance_factor: float,
-) -> CandidateSet:
-    """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``)."""
+    areas: ProtectedAreas | None = None,
+) -> tuple[CandidateSet, Protection | None]:
+    """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``).
+
+    With ``areas``, every set passes :func:`optimizer.protect.protect_candidates`: a given
+    or read set as a whole, generated proposals before their ranking (so that a forbidden
+    proposal leaves its place to the next best).
+    """
     net = study.network
+
+    def protect(cs: CandidateSet) -> tuple[CandidateSet, Protection | None]:
+        if areas is None:
+            return cs, None
+        p = protect_candidates(cs, areas)
+        return p.candidates, p
+
     if isinstance(candidates, CandidateSet):
-        return candidates
+        return protect(candidates)
     if candidates is None:
         candidates = "instance" if net.candidates is not None else "auto"
     if candidates == "instance":
-        return from_instance(net)
+        return protect(from_instance(net))
     if candidates == "auto":
         assert study.demand is not None  # plan_study checked it
         if "osm_way_ids" not in net.extra:
@@ -145,7 +205,13 @@ def resolve_candidates(
                 f"network '{net.name}' is not an OpenStreetMap network: automatic candidates "
                 "need road classes and coordinates; give --candidates FILE"
             )
-        return generate_candidates(
+        pool: list[Protection] = []
+
+        def screen(cs: CandidateSet) -> CandidateSet:
+            pool.append(protect_candidates(cs, areas))  # type: ignore[arg-type]
+            return pool[-1].candidates
+
+        cs = generate_candidates(
             net,
             study.demand,
             profile=profile,
@@ -153,8 +219,10 @@ def resolve_candidates(
             seed=seed,
             toll_factor=toll_factor,
             distance_factor=distance_factor,
+            screen=None if areas is None else screen,
         )
-    return read_candidates(candidates, net)
+        return cs, (pool[0].restricted_to(cs) if pool else None)
+    return protect(read_candidates(candidates, net))
 
 
 def plan_study(
@@ -170,6 +238,7 @@ def plan_study(
     rgap: float = OptimizeSettings.rgap,
     time_limit: float | None = OptimizeSettings.time_limit,
     max_candidates: int = CandidateSettings.max_candidates,
+    protected: str | Path | ProtectedAreas | None = CandidateSettings.protected,
     appraisal: Appraisal | None = None,
     toll_factor: float = CostSettings.toll_factor,
     distance_factor: float = CostSettings.distance_factor,
@@ -195,6 +264,10 @@ def plan_study(
         gateways (OSM areas), TSTT otherwise.
     weights
         ``"internal=0.5,external=0.5"`` or a mapping.
+    protected
+        Protected areas (a polygon file or :class:`networks.protected.ProtectedAreas`):
+        no candidate touching a forbidden one is offered, those touching a multiplier
+        area cost more (:mod:`optimizer.protect`); the record is ``PlanRun.protection``.
     appraisal
         Money terms (default :class:`optimizer.Appraisal`).
     callback
@@ -211,7 +284,9 @@ def plan_study(
                 "unit) or --budget-share (a share of the total cost of all candidates)"
             )
         budget_share = DEFAULT_BUDGET_SHARE
-    cs = resolve_candidates(
+    if protected is not None and not isinstance(protected, ProtectedAreas):
+        protected = read_protected(protected, crs=net.crs)
+    cs, protection = resolve_candidates(
         study,
         candidates,
         profile=study.meta.get("profile", StudySettings.profile),
@@ -219,6 +294,7 @@ def plan_study(
         seed=seed,
         toll_factor=toll_factor,
         distance_factor=distance_factor,
+        areas=protected,
     )
     if objective == "auto":
         objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
@@ -247,7 +323,7 @@ def plan_study(
         distance_factor=distance_factor,
         callback=callback,
     )
-    return PlanRun(study, cs, plan)
+    return PlanRun(study, cs, plan, protection)
 
 
 def run_optimize(
@@ -256,12 +332,17 @@ def run_optimize(
     study: Study | None = None,
     callback: Callable[[dict], Any] | None = None,
 ) -> PlanRun:
-    """Run an optimize job: open its study (unless given) and :func:`plan_study`."""
+    """Run an optimize job: open, calibrate (:func:`calibrate_study`) and plan its study.
+
+    The study is opened unless given; its demand is adjusted to the job's counts where
+    there are any, then :func:`plan_study` runs.
+    """
     if study is None:
         study = open_job_study(job.study)
+    study, cal = calibrate_study(study, job.calibration, **job.costs.values())
     o = job.optimize.values()
     appraisal = Appraisal(value_of_time=o.pop("value_of_time"))
-    return plan_study(
+    run = plan_study(
         study,
         **job.candidates.values(),
         **o,
@@ -270,6 +351,7 @@ def run_optimize(
         seed=job.study.seed,
         callback=callback,
     )
+    return run if cal is None else replace(run, calibration=cal)
 
 
 def run_assign(

@@ -31,6 +31,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from networks import open_study
+from networks.counts import read_counts
 from networks.roads import PROFILES
 from networks.sources import check_tolerance
 from networks.zoning import demand_model
@@ -38,6 +39,7 @@ from networks.zoning import demand_model
 from ..appraisal import Appraisal
 from ..assignment import METHODS as ASSIGN_METHODS
 from ..assignment import ON_DISCONNECTED, assign, check_options
+from ..calibration import calibrate
 from ..errors import OptionError
 from ..generate import generate_candidates
 from ..problem import OBJECTIVES, check_budget, check_min_resilience, resolve_weights
@@ -49,6 +51,7 @@ __all__ = [
     "AssignOutputSettings",
     "AssignSettings",
     "BatchSettings",
+    "CalibrationSettings",
     "CandidateSettings",
     "ConsoleSettings",
     "CostSettings",
@@ -708,6 +711,75 @@ class AssignSettings(CostSettings):
 
 
 @dataclass(frozen=True)
+class CalibrationSettings(Section):
+    """The demand adjusted to traffic counts before the search: ``[calibration]``.
+
+    Spiess's (1990) gradient method, :func:`optimizer.calibration.calibrate`.
+    """
+
+    TITLE: ClassVar[str] = "calibration to traffic counts"
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (calibrate, read_counts)
+
+    TABLE: ClassVar[str] = "calibration"
+
+    counts: str | None = setting(
+        None,
+        "traffic counts CSV (way_id, link_id or lon,lat; direction; count in the demand's "
+        "period): adjust the OD matrix to them before the search",
+        metavar="FILE",
+        path=True,
+    )
+    count_tolerance: float = setting(
+        default_of(read_counts, "tolerance"),
+        "largest distance from a lon,lat count to its link",
+        unit="m",
+        key="snap_tolerance",
+        metavar="M",
+        check=_positive("count_tolerance"),
+    )
+    calibration_steps: int = setting(
+        default_of(calibrate, "max_iter"),
+        "adjustment steps at most, each followed by an equilibrium",
+        unit="steps",
+        key="steps",
+        metavar="N",
+        check=_positive("calibration_steps", strict=False),
+    )
+    min_improvement: float = setting(
+        default_of(calibrate, "min_improvement"),
+        "stop when a step lowers the squared count error by less than this share of it",
+        unit="share of the error",
+        flag="calibration-min-improvement",
+        metavar="S",
+        check=_positive("min_improvement", strict=False, at_most=0.999),
+    )
+    step: float = setting(
+        default_of(calibrate, "step"),
+        "step size as a multiple of Spiess's optimal step",
+        unit="times the optimal step",
+        flag="calibration-step",
+        metavar="F",
+        check=_positive("step", at_most=2.0),
+    )
+    max_decrease: float = setting(
+        default_of(calibrate, "max_decrease"),
+        "largest fall of any OD cell in one step",
+        unit="share of the cell",
+        flag="calibration-max-decrease",
+        metavar="S",
+        check=_positive("max_decrease", at_most=0.999),
+    )
+    calibration_rgap: float = setting(
+        default_of(calibrate, "rgap"),
+        "relative gap of the calibration's equilibria",
+        key="equilibrium_gap",
+        flag="calibration-gap",
+        metavar="G",
+        check=_positive("calibration_rgap"),
+    )
+
+
+@dataclass(frozen=True)
 class CandidateSettings(Section):
     """Where the upgrade candidates come from: ``[candidates]``."""
 
@@ -731,6 +803,13 @@ class CandidateSettings(Section):
         key="max",
         metavar="N",
         check=_positive("max_candidates"),
+    )
+    protected: str | None = setting(
+        None,
+        "protected areas (polygons: GeoPackage, GeoJSON, Shapefile; column rule = forbid "
+        "or a cost multiplier >= 1): no upgrade touching a forbidden one is offered",
+        metavar="FILE",
+        path=True,
     )
 
 
@@ -1047,11 +1126,13 @@ class OptimizeJob(Job):
     SECTIONS: ClassVar[dict[str, type[Section]]] = {
         "meta": ScenarioSettings,
         "study": StudySettings,
+        "calibration": CalibrationSettings,
         "costs": CostSettings,
         "candidates": CandidateSettings,
         "optimize": OptimizeSettings,
         "output": OutputSettings,
     }
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     costs: CostSettings = field(default_factory=CostSettings)
     candidates: CandidateSettings = field(default_factory=CandidateSettings)
     optimize: OptimizeSettings = field(default_factory=OptimizeSettings)

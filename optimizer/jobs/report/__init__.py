@@ -14,6 +14,9 @@
 ``convergence.png`` (:mod:`.maps`)
     The search's incumbent and bound over time and the equilibrium gap of the final
     assignment per iteration, when either has more than one point.
+``calibration.png`` (:mod:`.counts`)
+    Modelled against counted flows before and after the demand's calibration, when the
+    run had traffic counts.
 ``report.html`` (:mod:`.html`)
     One self-contained page (images as data URIs, inline CSS, no external resources)
     with the summary, the upgrades, the before/after metrics, the greedy baseline, the
@@ -34,18 +37,21 @@ from typing import Any
 
 from networks._io import atomic_path, atomic_write_text
 
+from .counts import plot_calibration
 from .frames import line_geometries, plan_links_frame, upgrades_frame
 from .gpkg import write_geopackage
 from .html import render_html
 from .maps import UPGRADE_COLOR, plot_convergence, plot_plan_map, png_bytes
 
 __all__ = [
+    "CALIBRATION_FILE",
     "CONVERGENCE_FILE",
     "GPKG_FILE",
     "HTML_FILE",
     "MAP_FILE",
     "UPGRADE_COLOR",
     "plan_links_frame",
+    "plot_calibration",
     "plot_convergence",
     "plot_plan_map",
     "remove_report_files",
@@ -61,11 +67,12 @@ GPKG_FILE = "network.gpkg"
 MAP_FILE = "map.png"
 CONVERGENCE_FILE = "convergence.png"
 HTML_FILE = "report.html"
+CALIBRATION_FILE = "calibration.png"
 
 
 def remove_report_files(out_dir: str | Path) -> None:
     """Remove the report files of an earlier run from a folder (a run without a report)."""
-    for name in (GPKG_FILE, MAP_FILE, CONVERGENCE_FILE, HTML_FILE):
+    for name in (GPKG_FILE, MAP_FILE, CONVERGENCE_FILE, CALIBRATION_FILE, HTML_FILE):
         _remove_stale(Path(out_dir) / name)
 
 
@@ -117,7 +124,14 @@ def write_report(
     fig = plot_convergence(run)
     if fig is not None:
         images["convergence"] = png_bytes(fig, run, settings, f"roadopt convergence: {net.name}")
-    for name, fname in (("map", MAP_FILE), ("convergence", CONVERGENCE_FILE)):
+    if getattr(run, "calibration", None) is not None:
+        fig = plot_calibration(run.calibration)
+        images["calibration"] = png_bytes(fig, run, settings, f"roadopt calibration: {net.name}")
+    for name, fname in (
+        ("map", MAP_FILE),
+        ("convergence", CONVERGENCE_FILE),
+        ("calibration", CALIBRATION_FILE),
+    ):
         if name in images:
             with atomic_path(d / fname) as tmp:
                 tmp.write_bytes(images[name])

@@ -192,6 +192,112 @@ def _baseline_html(plan: Any, unit: str) -> str:
     return out
 
 
+def _protection_html(protection: Any, unit: str) -> str:
+    """The protected areas, the candidates they excluded and those they made dearer."""
+    d = protection.summary()
+    out = [
+        f"<p>{_e(len(d['areas']))} areas from <code>{_e(d['source'])}</code>; an upgrade "
+        "touching a forbidden area is never offered; one touching multiplier areas costs "
+        "its cost times the largest of their multipliers.</p>",
+        _table(
+            ("area", "feature", "rule"),
+            [(a["name"], a["feature"], a["rule"]) for a in d["areas"]],
+            numeric=(1,),
+        ),
+    ]
+    rows: list[tuple[Any, ...]]
+    if d["excluded"]:
+        rows = [
+            (
+                r["id"],
+                r["kind"],
+                r["label"],
+                fmt(r["cost"]),
+                r["area"],
+                "" if r["feature"] is None else r["feature"],
+                r["rule"],
+            )
+            for r in d["excluded"]
+        ]
+        out += [
+            "<h3>Excluded candidates</h3>",
+            _table(
+                ("id", "kind", "description", f"cost ({unit})", "area", "feature", "rule"),
+                rows,
+                numeric=(3, 5),
+            ),
+        ]
+    else:
+        out.append("<p>No candidate touched a forbidden area.</p>")
+    if d["priced"]:
+        rows = [
+            (
+                r["id"],
+                r["kind"],
+                fmt(r["cost_before"]),
+                fmt(r["cost"]),
+                f"x{r['multiplier']:g}",
+                ", ".join(r["areas"]),
+            )
+            for r in d["priced"]
+        ]
+        out += [
+            "<h3>Candidates priced up</h3>",
+            _table(
+                ("id", "kind", f"cost before ({unit})", f"cost ({unit})", "multiplier", "areas"),
+                rows,
+                numeric=(2, 3),
+            ),
+        ]
+    return "".join(out)
+
+
+def _calibration_html(cal: Any, png: bytes | None) -> str:
+    """The demand's calibration to counts: the fit before and after, the figure, per count."""
+    d = cal.summary()
+    b, a = d["before"], d["after"]
+    fit = [
+        ("counts with GEH < 5", f"{100 * b['geh_share']:.1f} %", f"{100 * a['geh_share']:.1f} %"),
+        ("R² (modelled = counted)", fmt(b["r2"], 4), fmt(a["r2"], 4)),
+        ("mean GEH", fmt(b["mean_geh"], 3), fmt(a["mean_geh"], 3)),
+        ("squared error Z", fmt(b["objective"]), fmt(a["objective"])),
+        ("trips", fmt(d["trips_before"]), fmt(d["trips_after"])),
+    ]
+    out = [
+        f"<p>{_e(d['counts'])} counts from <code>{_e(d['counts_file'])}</code>; the OD matrix "
+        f"adjusted by Spiess's (1990) gradient method, proportions from the equilibrium's "
+        f"origin-based bushes: {_e(d['iterations'])} steps, {_e(d['status'])}, "
+        f"{d['seconds']:.1f} s. GEH on hourly flows ({_e(fmt(d['geh_hours']))} h per "
+        "period).</p>",
+        _table(("", "seed matrix", "calibrated"), fit, cls="kv", numeric=(1, 2)),
+    ]
+    if png is not None:
+        out.append(
+            _figure_html(
+                "img-calibration",
+                png,
+                "modelled against counted flows before and after the calibration",
+                "Modelled against counted flow per count, before (grey) and after (blue); "
+                "dashed: GEH = 5.",
+            )
+        )
+    rows = [
+        (
+            r["id"],
+            r["where"],
+            fmt(r["count"]),
+            fmt(r["model_before"]),
+            fmt(r["model_after"]),
+            fmt(r["geh_before"], 3),
+            fmt(r["geh_after"], 3),
+        )
+        for r in d["table"]
+    ]
+    head = ("count", "where", "counted", "model before", "model after", "GEH before", "GEH after")
+    out.append(_table(head, rows, numeric=(2, 3, 4, 5, 6)))
+    return "".join(out)
+
+
 def _settings_html(run: Any, settings: Mapping[str, Any] | None) -> str:
     out = [f"<p>roadopt <code>{_e(version())}</code></p>"]
     for name, d in (
@@ -327,6 +433,13 @@ def render_html(
                 "Roads coloured by volume/capacity after the plan, width by flow; chosen "
                 "upgrades in blue with their ids; zones (Z) and gateways (G).",
             ),
+        )
+    if getattr(run, "protection", None) is not None:
+        sections["protected"] = ("Protected areas", _protection_html(run.protection, unit))
+    if getattr(run, "calibration", None) is not None:
+        sections["calibration"] = (
+            "Calibration to traffic counts",
+            _calibration_html(run.calibration, images.get("calibration")),
         )
     sections["metrics"] = ("Before and after", _metrics_html(b, a))
     sections["baseline"] = ("Greedy baseline", _baseline_html(plan, unit))
