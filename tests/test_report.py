@@ -134,7 +134,7 @@ def test_geopackage_layers_read_back_with_crs_columns_and_rows(town_run, town_ou
     out, _ = town_out
     path = out / "network.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(path)}
-    assert layers == {"links", "upgrades", "zones", "gateways", "run"}
+    assert layers == {"links", "upgrades", "zones", "gateways", "access_points", "run"}
     cs, plan, study = town_run.candidates, town_run.plan, town_run.study
     crs = study.network.crs
 

@@ -43,17 +43,19 @@ from typing import Any
 from networks.errors import FileFormatError
 
 from ..errors import OptionError
-from .settings import (
-    COMMANDS,
-    JOBS,
+from .setting_types import (
     Field,
-    GatewayNote,
-    Job,
     Section,
     _whole,
     coerce,
     is_path,
     specs,
+)
+from .settings import (
+    COMMANDS,
+    JOBS,
+    GatewayNote,
+    Job,
 )
 
 __all__ = [
