@@ -74,6 +74,8 @@ def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
         "od_period": s.od_period,
         "crs": s.crs,
         "trips": s.trips,
+        "dem": s.dem,
+        "heavy_share": s.heavy_share,
         "demand_options": {"external_share": s.external_share}
         | ({} if s.gateway_refs is None else {"gateway_refs": list(s.gateway_refs)}),
     }

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from networks import open_study
 from networks.roads import PROFILES
 from networks.sources import check_tolerance
+from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
 from ..appraisal import Appraisal
@@ -101,14 +102,15 @@ class Spec:
         argparse details: the value's name, the allowed values, a value the option
         stores (a switch such as ``--drop-disconnected``), a mutually exclusive group.
     path : bool
-        A file path: ``${VAR}`` is expanded and relative paths resolve against the
+        A file path (or a list of them): ``${VAR}`` is expanded and relative paths resolve against the
         scenario file's folder (unless the value is one of ``keep``).
     keep : tuple of str
         Words a path setting may hold instead of a path (``auto``).
     check : callable or None
         ``value -> None``, raising :class:`OptionError` for a bad value.
     parse : callable or None
-        CLI text -> value (for lists and tables).
+        CLI text -> value (for lists and tables). A list setting without one is a
+        repeatable CLI option: each use adds one value (``--dem A --dem B``).
     cli_help : str or None
         Help of the CLI option where it reads differently from the setting's: the
         ``--no-...`` switch of a setting that is on by default, a ``const`` switch.
@@ -186,6 +188,11 @@ class Field:
     def base(self) -> Any:
         return _unwrap(self.type)[0]
 
+    @property
+    def repeatable(self) -> bool:
+        """A list setting given on the command line one value per use of its option."""
+        return typing.get_origin(self.base) is tuple and self.spec.parse is None
+
     def describe(self, *, cli: bool = False) -> str:
         """The help line with unit and default (the ``--no-`` option's own on the CLI)."""
         s = self.spec
@@ -194,6 +201,8 @@ class Field:
         out = s.help
         if s.unit:
             out += f" [{s.unit}]"
+        if cli and self.repeatable:
+            out += " (repeat for more)"
         if not cli and s.choices is not None:
             out += f" (one of {', '.join(map(str, s.choices))})"
         if not cli and self.base is bool:
@@ -411,7 +420,7 @@ class StudySettings(Section):
     """
 
     TITLE: ClassVar[str] = "network and demand"
-    API: ClassVar[tuple[Callable[..., Any], ...]] = (open_study, demand_model)
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (open_study, demand_model, apply_terrain)
 
     TABLE: ClassVar[str] = "network"
 
@@ -478,6 +487,21 @@ class StudySettings(Section):
         unit="m",
         cli=False,
         check=check_tolerance,
+    )
+    dem: tuple[str, ...] | None = setting(
+        None,
+        "digital elevation model covering the area: SRTM .hgt/.hgt.zip tiles or GeoTIFFs; "
+        "gives every link its grade and terrain class, which lower speeds and capacities "
+        "on hills and raise the cost of works there",
+        metavar="FILE",
+        path=True,
+    )
+    heavy_share: float = setting(
+        default_of(open_study, "heavy_share"),
+        "share of heavy vehicles (trucks, buses) in the traffic, for the terrain's effect "
+        "on speeds and capacities (with --dem)",
+        metavar="P",
+        check=_positive("heavy_share", strict=False, at_most=1.0),
     )
     n_zones: int | None = setting(
         None,
