@@ -27,12 +27,13 @@ where the link has one):
   share ``P`` and passenger-car equivalents ``E_T`` of 1.5 (level), 2.5 (rolling) and 4.5
   (mountainous) (:data:`HEAVY_VEHICLE_PCE`). The profiles' capacities are for level roads,
   so a link's capacity is multiplied by ``f_HV(terrain) / f_HV(level)``;
-* free-flow speed: a heavy vehicle climbs each piece ``j`` at most at its crawl speed
-  ``v_c(g_j)``, the steady speed at which its engine's power balances grade, rolling and air
-  resistance, :func:`crawl_speed`; cars keep the road's speed ``v``. The mixed stream's
-  free-flow time is ``t = (1 - P) t_car + P t_hv`` with ``t_car = run / v`` and ``t_hv =
-  sum(piece / min(v, v_c(g_j)))``, so the speed factor is ``t_car / t`` (1 on level roads
-  and downhill, where the crawl speed is above the road's).
+* free-flow speed: a heavy vehicle drives piece ``j`` at ``u_j = min(v, V_HV, v_c(g_j))``:
+  the road's speed ``v``, its own top speed ``V_HV`` (:data:`HEAVY_VEHICLE_SPEED`) and its
+  crawl speed ``v_c``, the steady speed at which its engine's power balances grade, rolling
+  and air resistance (:func:`crawl_speed`); cars keep ``v``. The mixed stream's free-flow
+  time ``t = (1 - P) run / v + P sum(piece / u_j)`` is compared with the same road on the
+  level, ``t_0 = (1 - P) run / v + P run / min(v, V_HV)``: the speed factor is ``t_0 / t``
+  (1 on level roads and downhill, and wherever the crawl speed is above the road's).
 
 Heights are metres above the DEM's datum (SRTM: EGM96). DEM voids are filled from their
 neighbours (GDAL's inverse-distance fill, within :data:`VOID_FILL_CELLS` cells), or refused.
@@ -58,6 +59,7 @@ __all__ = [
     "DEM_SUFFIXES",
     "HEAVY_SHARE",
     "HEAVY_VEHICLE_PCE",
+    "HEAVY_VEHICLE_SPEED",
     "PROFILE_STEP_M",
     "RISE_FALL_LIMITS",
     "TERRAIN_CLASSES",
@@ -94,6 +96,11 @@ HEAVY_VEHICLE_PCE: dict[str, float] = {"plain": 1.5, "rolling": 2.5, "mountainou
 #: Default share of heavy vehicles (trucks and buses) in the traffic, a planning default;
 #: give the share counted on the study's roads.
 HEAVY_SHARE = 0.10
+
+#: Top speed of heavy vehicles (km/h): the speed limiters of goods vehicles over 3.5 t and
+#: buses in the EU (Directive 92/6/EEC as amended by 2002/85/EC: 90 km/h); on the level the
+#: terrain changes nothing for them, so this only sets how much a climb costs them.
+HEAVY_VEHICLE_SPEED = 90.0
 
 #: Road class of zone connectors: no grade, no reduction.
 CONNECTOR_CLASS = "connector"
@@ -465,7 +472,9 @@ def crawl_speed(grade: Any) -> np.ndarray:
 def heavy_vehicle_time_factor(
     heights: Any, run_m: float, speed: float, heavy_share: float = HEAVY_SHARE
 ) -> float:
-    """Free-flow time of the mixed stream over that of cars on one profile (>= 1).
+    """Free-flow time of the mixed stream on a profile over that on the level (>= 1).
+
+    See the module docstring for the formula.
 
     Parameters
     ----------
@@ -483,26 +492,28 @@ def heavy_vehicle_time_factor(
     if n < 1 or run_m <= 0 or speed <= 0:
         return 1.0
     piece = run_m / n
-    v = np.minimum(speed, crawl_speed(np.diff(h) / piece))
+    top = min(speed, HEAVY_VEHICLE_SPEED)
+    t_hv = float(np.sum(piece / np.minimum(top, crawl_speed(np.diff(h) / piece))))
     t_car = run_m / speed
-    t_hv = float(np.sum(piece / v))
-    return max(1.0, float(((1.0 - heavy_share) * t_car + heavy_share * t_hv) / t_car))
+    level = (1.0 - heavy_share) * t_car + heavy_share * run_m / top
+    return max(1.0, ((1.0 - heavy_share) * t_car + heavy_share * t_hv) / level)
 
 
 # ---------------------------------------------------------------------- profiles
-def _metres_per_unit(crs: str | None) -> float:
+def _metres_per_unit(network: Network) -> float:
     import pyproj
 
+    crs = network.crs
     if crs is None:
         raise InvalidNetworkError(
-            "the network has no coordinate reference system; its terrain cannot be read "
-            "from a DEM (give its CRS)"
+            f"network '{network.name}' has no coordinate reference system; its terrain "
+            "cannot be read from a DEM (give its CRS)"
         )
     c = pyproj.CRS.from_user_input(crs)
     if c.is_geographic:
         raise InvalidNetworkError(
-            f"the network is in geographic coordinates ({crs}); project it to metres first "
-            "(OpenStreetMap networks come in UTM)"
+            f"network '{network.name}' is in geographic coordinates ({crs}); grades need "
+            "coordinates in metres (OpenStreetMap networks come in UTM)"
         )
     try:
         return float(c.axis_info[0].unit_conversion_factor)
@@ -583,11 +594,13 @@ def _time_factors(
     """:func:`heavy_vehicle_time_factor` of every line at once."""
     owner, rise, piece = prof.pieces(heights)
     v = np.maximum(speed, 1e-9)
+    top = np.minimum(v, HEAVY_VEHICLE_SPEED)
     crawl = crawl_speed(np.divide(rise, piece, out=np.zeros_like(rise), where=piece > 0))
-    t_hv = np.bincount(owner, weights=piece / np.minimum(v[owner], crawl), minlength=v.size)
+    t_hv = np.bincount(owner, weights=piece / np.minimum(top[owner], crawl), minlength=v.size)
     t_car = prof.run_m / v
+    level = (1.0 - heavy_share) * t_car + heavy_share * prof.run_m / top
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(t_car > 0, ((1.0 - heavy_share) * t_car + heavy_share * t_hv) / t_car, 1.0)
+        f = np.where(level > 0, ((1.0 - heavy_share) * t_car + heavy_share * t_hv) / level, 1.0)
     return np.where(speed > 0, np.maximum(f, 1.0), 1.0)
 
 
@@ -710,7 +723,7 @@ def apply_terrain(
         raise InvalidNetworkError(
             f"network '{network.name}' has no node coordinates; terrain needs them"
         )
-    mpu = _metres_per_unit(network.crs)
+    mpu = _metres_per_unit(network)
     crs = str(network.crs)
     m = network.num_links
     lines = _link_lines(network, np.arange(m))
@@ -758,6 +771,7 @@ def apply_terrain(
                 "rise_fall_limits_m_per_km": dict(RISE_FALL_LIMITS),
                 "heavy_vehicle_pce": dict(HEAVY_VEHICLE_PCE),
                 "truck_mass_per_power_kg_per_kw": TRUCK_MASS_PER_POWER,
+                "heavy_vehicle_speed_kmh": HEAVY_VEHICLE_SPEED,
                 "height_range_m": [float(h_nodes.min()), float(h_nodes.max())],
             },
             "terrain_surface": _crop(surface, network, prof, crs),
@@ -844,7 +858,7 @@ def line_terrain(
     b = np.atleast_1d(np.asarray(term, dtype=np.int64))
     src = network.extra.get("terrain_source") or {}
     step = float(step_m if step_m is not None else src.get("step_m", PROFILE_STEP_M))
-    mpu = _metres_per_unit(network.crs)
+    mpu = _metres_per_unit(network)
     xy = np.column_stack([network.x, network.y])
     straight = np.hypot(*(xy[a] - xy[b]).T) * mpu
     run = straight if length_m is None else np.broadcast_to(np.asarray(length_m, float), a.shape)

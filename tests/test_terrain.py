@@ -323,7 +323,7 @@ def test_speed_and_capacity_follow_the_documented_formulas():
     f_rolling = (1 + p * 0.5) / (1 + p * 1.5)
     np.testing.assert_allclose(ex["capacity_factor"], [f_rolling, f_rolling, 1.0, 1.0])
     np.testing.assert_allclose(out.capacity, 1000.0 * ex["capacity_factor"])
-    # speed: heavy vehicles at min(v, crawl(6 %)) all the way up, cars at v
+    # speed: heavy vehicles at min(v, 90 km/h, crawl(6 %)) all the way up, cars at v
     v = 80.0
     vc = float(T.crawl_speed([0.06])[0])
     up = 1.0 / ((1 - p) + p * v / min(v, vc))
@@ -333,6 +333,12 @@ def test_speed_and_capacity_follow_the_documented_formulas():
     # the connector: no grade, no class, no reduction
     assert np.isnan(ex["grade"][3]) and ex["terrain"][3] == ""
     assert out.free_flow_time[3] == 0.3 and out.capacity[3] == 1000.0
+    # a motorway: heavy vehicles at their own top speed on the level, crawling up
+    fast, surface = ramp_network(speed=110.0)
+    car, top = 1.0 / 110.0, 1.0 / T.HEAVY_VEHICLE_SPEED
+    want = ((1 - p) * car + p * top) / ((1 - p) * car + p / vc)
+    got = T.apply_terrain(fast, surface, heavy_share=p).extra["speed_factor"]
+    np.testing.assert_allclose(got[:3], [want, 1.0, 1.0], rtol=1e-6)
     # a slow road is not slowed: heavy vehicles climb 6 % faster than 30 km/h
     slow, surface = ramp_network(speed=30.0)
     assert T.apply_terrain(slow, surface).extra["speed_factor"][0] == pytest.approx(1.0)

@@ -263,7 +263,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"crs       {n['crs'] or 'unknown'}")
     if terrain:
         lo, hi = terrain["height_range_m"]
-        shares = ", ".join(f"{c} {v:.0%}" for c, v in terrain["terrain_shares"].items())
+        shares = ", ".join(f"{c} {v:.1%}" for c, v in terrain["terrain_shares"].items())
         print(f"terrain   heights {lo:.0f}-{hi:.0f} m; road links {shares}")
     if demand is not None:
         d = info["demand"]
