@@ -97,9 +97,9 @@ HEAVY_VEHICLE_PCE: dict[str, float] = {"plain": 1.5, "rolling": 2.5, "mountainou
 #: give the share counted on the study's roads.
 HEAVY_SHARE = 0.10
 
-#: Top speed of heavy vehicles (km/h): the speed limiters of goods vehicles over 3.5 t and
-#: buses in the EU (Directive 92/6/EEC as amended by 2002/85/EC: 90 km/h); on the level the
-#: terrain changes nothing for them, so this only sets how much a climb costs them.
+#: Top speed of heavy vehicles (km/h): the speed limiters of goods vehicles over 3.5 t in
+#: the EU (Directive 92/6/EEC as amended by 2002/85/EC: 90 km/h; buses 100); on the level
+#: the terrain changes nothing for them, so this only sets how much a climb costs them.
 HEAVY_VEHICLE_SPEED = 90.0
 
 #: Road class of zone connectors: no grade, no reduction.
@@ -117,12 +117,12 @@ SMOOTHING_CELLS = 3
 #: DEM voids are filled from valid cells up to this many cells away (GDAL FillNodata).
 VOID_FILL_CELLS = 20.0
 
-# The heavy vehicle of the crawl speeds (SI units). Mass per engine power: HCM's typical
-# freeway truck, 125-150 lb/hp (76-90 kg/kW; HCM 2000/2010), at the heavy end. Drivetrain
-# efficiency, rolling resistance f = 0.01 (1 + v / 147 km/h), drag coefficient and frontal
-# area of a tractor-semitrailer and air density are the textbook values of Mannering,
-# Washburn and Kilareski, *Principles of Highway Engineering and Traffic Analysis*
-# (Wiley), chapter 2 (road vehicle performance).
+# The heavy vehicle of the crawl speeds (SI units). Mass per engine power: the typical truck
+# of HCM 2000's freeway passenger-car equivalents, 125-150 lb/hp (76-90 kg/kW), at the heavy
+# end. The balance of power and resistances and the rolling resistance f = 0.01 (1 + v / 147
+# ft/s) are the road-load relations of Mannering, Washburn and Kilareski, *Principles of
+# Highway Engineering and Traffic Analysis* (Wiley), chapter 2; drivetrain efficiency and
+# drag area are typical values for a tractor-semitrailer (assumptions, not measurements).
 #: kg of gross mass per kW of engine power.
 TRUCK_MASS_PER_POWER = 90.0
 #: share of engine power reaching the wheels.
@@ -136,6 +136,8 @@ AIR_DENSITY = 1.2
 #: gravity (m/s2).
 GRAVITY = 9.81
 
+#: speed (m/s) in the rolling resistance: 147 ft/s.
+_ROLLING_SPEED_MS = 147 * 0.3048
 _CRAWL_MIN_MS = 1.0
 _CRAWL_MAX_MS = 60.0
 
@@ -443,10 +445,10 @@ def crawl_speed(grade: Any) -> np.ndarray:
 
     The speed ``v`` at which the power at the wheels balances the resistances::
 
-        eta P / M = v (g (f(v) + G) + rho Cd A v**2 / (2 M)),  f(v) = 0.01 (1 + v / 147)
+        eta P / M = v (g (f(v) + G) + rho Cd A v**2 / (2 M)),  f(v) = 0.01 (1 + v / 44.8)
 
-    (``v`` in m/s in the balance, km/h in ``f``; the constants are the module's
-    ``TRUCK_*``). Downhill beyond the resistances the engine is no limit: 216 km/h is
+    (``v`` in m/s; 44.8 m/s is the 147 ft/s of the textbook formula; the constants are the
+    module's ``TRUCK_*``). Downhill beyond the resistances the engine is no limit: 216 km/h is
     returned (every road's speed is below it).
     """
     g = np.asarray(grade, dtype=np.float64)
@@ -454,7 +456,7 @@ def crawl_speed(grade: Any) -> np.ndarray:
     k = AIR_DENSITY * TRUCK_DRAG_AREA_M2 / (2.0 * TRUCK_MASS_KG)
 
     def demand(v: np.ndarray) -> np.ndarray:
-        f = 0.01 * (1.0 + v * 3.6 / 147.0)
+        f = 0.01 * (1.0 + v / _ROLLING_SPEED_MS)
         return v * (GRAVITY * (f + g) + k * v * v)
 
     lo = np.full(g.shape, _CRAWL_MIN_MS)

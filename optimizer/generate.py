@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 from networks.demand import Demand
 from networks.network import Network
 from networks.roads import BPR_BY_CLASS, PROFILES, class_rank
-from networks.terrain import has_terrain, line_terrain
+from networks.terrain import has_terrain, line_terrain, link_terrain
 
 from .assignment import assign
 from .candidates import (
@@ -249,20 +249,24 @@ class _Context:
         # terrain from a DEM: costs by the links' terrain classes, not one factor
         self.by_class = terrain is None and has_terrain(net)
         self.terrain = 1.0 if terrain is None else terrain
+        self.effects = np.ones((2, m))  # speed and capacity factors of the terrain
+        if self.by_class:
+            lt = link_terrain(net)
+            assert lt is not None  # has_terrain
+            self.classes = lt[1]
+            for row, key in enumerate(("speed_factor", "capacity_factor")):
+                f = np.asarray(net.extra[key], dtype=np.float64)[:m]
+                self.effects[row, : f.size] = f
 
     def terrain_for(self, links: np.ndarray) -> float:
         """Cost factor of works on some links (their length-weighted terrain classes)."""
         if not self.by_class:
             return self.terrain
-        cls = np.asarray(self.net.extra["terrain"], dtype=object)[links]
-        return terrain_class_factor(cls, self.net.length[links])
+        return terrain_class_factor(self.classes[links], self.net.length[links])
 
     def terrain_effects(self, links: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Speed and capacity factors of the terrain on some links (1 without terrain)."""
-        if not self.by_class:
-            return np.ones(links.size), np.ones(links.size)
-        ex = self.net.extra
-        return np.asarray(ex["speed_factor"])[links], np.asarray(ex["capacity_factor"])[links]
+        return self.effects[0, links], self.effects[1, links]
 
     # ------------------------------------------------------------ pieces
     def road_name(self, links: Iterable[int], key_name: str) -> str:
@@ -770,7 +774,7 @@ def _upgrade(ctx: _Context, top: int) -> list[_Proposal]:
         target = UPGRADE_TO[cls]
         links = np.array(sorted(members[(key, cls)]), dtype=np.int64)
         lanes = np.where(np.isfinite(net.lanes[links]), net.lanes[links], 1.0)
-        sf, cf = ctx.terrain_effects(links)  # the target class's speed on these grades
+        sf, cf = ctx.terrain_effects(links)  # on these grades (the factors at today's speed)
         speed = np.maximum(net.speed[links], prof.speed(target) * sf)
         fft = np.minimum(net.free_flow_time[links], net.length[links] / speed * ctx.time_factor)
         capf = np.maximum(
