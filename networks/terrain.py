@@ -41,6 +41,7 @@ neighbours (GDAL's inverse-distance fill, within :data:`VOID_FILL_CELLS` cells),
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import zipfile
@@ -235,12 +236,18 @@ class Surface:
 
 
 def _transform(src: str, dst: str, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    t = _transformer(str(src), str(dst))
+    return (x, y) if t is None else t.transform(x, y)
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(src: str, dst: str) -> Any:
+    """A lon/lat-ordered transformer from ``src`` to ``dst`` (None: the same CRS)."""
     import pyproj
 
     if pyproj.CRS.from_user_input(src) == pyproj.CRS.from_user_input(dst):
-        return x, y
-    t = pyproj.Transformer.from_crs(src, dst, always_xy=True)
-    return t.transform(x, y)
+        return None
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
 def _raster_paths(path: Path) -> list[str]:

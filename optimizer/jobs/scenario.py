@@ -13,6 +13,7 @@ schema with ``python -m optimizer.jobs.scenario`` (:func:`schema_text`). An exam
     [network]                        # default: the built-in town
     path = "town.osm.pbf"            # or dataset / query (a place) / bbox / polygon
     profile = "china"
+    dem = ["N29E104.hgt.zip"]        # heights and grades: SRTM tiles or GeoTIFFs
 
     [demand]
     n_zones = 12
