@@ -8,6 +8,7 @@ from .demand import Demand
 from .errors import (
     BoundingBoxError,
     DatasetNotFoundError,
+    DEMCoverageError,
     FileFormatError,
     InvalidDemandError,
     InvalidNetworkError,
@@ -22,6 +23,7 @@ from .sources import Study, open_study
 __all__ = [
     "BoundingBoxError",
     "CandidateLinks",
+    "DEMCoverageError",
     "DatasetNotFoundError",
     "Demand",
     "FileFormatError",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "BoundingBoxError",
+    "DEMCoverageError",
     "DatasetNotFoundError",
     "FileFormatError",
     "InvalidDemandError",
@@ -70,6 +71,10 @@ class FileFormatError(RoadoptError, ValueError):
         where = self.path if line is None else f"{self.path}, line {line}"
         what = message if field is None else f"field '{field}': {message}"
         super().__init__(f"{where}: {what}")
+
+
+class DEMCoverageError(RoadoptError, ValueError):
+    """A digital elevation model that does not cover the whole study area (or has voids there)."""
 
 
 class OSMQueryError(RoadoptError, ValueError):

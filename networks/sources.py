@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import osm
+from . import osm, terrain
 from .demand import Demand
 from .errors import OptionError
 from .network import Network
@@ -95,6 +95,8 @@ def open_study(
     seed: int = 0,
     crs: str | None = None,
     demand_options: Mapping[str, Any] | None = None,
+    dem: str | Path | list[str | Path] | tuple[str | Path, ...] | None = None,
+    heavy_share: float = terrain.HEAVY_SHARE,
 ) -> Study:
     """Open a network and its demand from whatever the user names.
 
@@ -125,6 +127,11 @@ def open_study(
     demand_options
         Further keywords of :func:`networks.zoning.demand_model` (``external_share``,
         ``gateway_refs``, ``design_hour_factor``, ``trip_rate``, ...).
+    dem, heavy_share
+        Digital elevation model file(s) (SRTM ``.hgt``/``.hgt.zip``, GeoTIFF) and the share
+        of heavy vehicles: heights, grades, terrain classes and their effect on speeds and
+        capacities are put on the network as read, before the demand is built
+        (:func:`networks.terrain.apply_terrain`). A TNTP network needs its ``crs``.
 
     Returns
     -------
@@ -142,6 +149,9 @@ def open_study(
         "tolerance": tol,
     }
     meta: dict[str, Any] = {"profile": profile, "seed": seed, "zones_given": _describe(zones)}
+    if dem is not None:
+        meta["dem"] = [str(p) for p in ([dem] if isinstance(dem, (str, Path)) else dem)]
+        meta["heavy_share"] = float(heavy_share)
     net = None
     if place is not None:
         net, what = osm.from_place(place, **osm_options), f"OpenStreetMap place {place!r}"
@@ -154,6 +164,7 @@ def open_study(
     elif Path(network).exists() and is_osm_file(network):
         net, what = osm.from_file(network, **osm_options), f"OpenStreetMap file {network}"
     if net is not None:
+        net = _with_terrain(net, meta)  # before the zones: they see the terrain's network
         kw: dict[str, Any] = {
             "seed": seed,
             "zones": zones,
@@ -186,7 +197,20 @@ def open_study(
     net, demand = datasets.load(network, trips=trips)
     if crs is not None:
         net = net.replace(crs=crs, validate=False)
-    return Study(net, demand, None, f"TNTP {network}", meta)
+    return Study(_with_terrain(net, meta), demand, None, f"TNTP {network}", meta)
+
+
+def _with_terrain(net: Network, meta: Mapping[str, Any]) -> Network:
+    """The network with the terrain of the DEM in ``meta`` (unchanged without one)."""
+    if meta.get("dem") is None:
+        return net
+    if net.crs is None:
+        raise OptionError(
+            "dem",
+            f"network '{net.name}' has no coordinate reference system, so a DEM cannot be "
+            "laid on it; give its CRS (crs, CLI --crs)",
+        )
+    return terrain.apply_terrain(net, meta["dem"], heavy_share=meta["heavy_share"])
 
 
 def _describe(zones: Any) -> Any:

@@ -5,24 +5,30 @@ class upgrade), each a table by OSM road class with its unit and source
 (:data:`NEW_BUILD_COST_PER_KM`, :data:`WIDEN_COST_PER_LANE_KM`,
 :data:`UPGRADE_COST_PER_KM`, in :data:`COST_UNIT`), the :class:`CostTable` that bundles
 them (:data:`DEFAULT_COSTS`), and the per-profile multipliers :data:`TERRAIN_FACTOR` (cost)
-and :data:`CIRCUITY_FACTOR` (route length of a new road over the straight line).
+and :data:`CIRCUITY_FACTOR` (route length of a new road over the straight line); on a
+network with terrain from a DEM, :data:`TERRAIN_CLASS_FACTOR` by the terrain class of each
+link instead (:func:`terrain_class_factor`).
 :func:`optimizer.generate.generate_candidates` prices its proposals with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 __all__ = [
     "CIRCUITY_FACTOR",
     "COST_UNIT",
     "DEFAULT_COSTS",
     "NEW_BUILD_COST_PER_KM",
+    "TERRAIN_CLASS_FACTOR",
     "TERRAIN_FACTOR",
     "UPGRADE_COST_PER_KM",
     "WIDEN_COST_PER_LANE_KM",
     "CostTable",
+    "terrain_class_factor",
 ]
 
 #: Currency unit of the default cost tables.
@@ -94,9 +100,31 @@ UPGRADE_COST_PER_KM: dict[str, float] = {
 #: estimate norms. A ``terrain_factor`` argument overrides it.
 TERRAIN_FACTOR: dict[str, float] = {"generic": 1.0, "china": 1.0, "china-mountain": 1.6}
 
+#: Cost multiplier by the terrain class of a network with terrain from a DEM
+#: (:mod:`networks.terrain`: rise and fall per km along the road, after TRL Overseas Road
+#: Note 6), used there instead of :data:`TERRAIN_FACTOR`, whose blanket ``china-mountain``
+#: 1.6 it refines. Planning defaults: ``mountainous`` is that 1.6 (cuttings, retaining
+#: walls, bridges and tunnels: 1.5-2 times the plain cost per km in the estimate norms, see
+#: :data:`TERRAIN_FACTOR`), ``rolling`` half way, 1.3; ``plain`` the tables as they are.
+#: A study should replace them with the local norms (JTG 3830-2018 prices earthwork and
+#: structures by terrain item by item rather than by one factor).
+TERRAIN_CLASS_FACTOR: dict[str, float] = {"plain": 1.0, "rolling": 1.3, "mountainous": 1.6}
+
 #: Route length of a new road over the straight line between its ends, by profile: a road
 #: follows the ground (1.2 in flat country, 1.5 on mountain slopes).
 CIRCUITY_FACTOR: dict[str, float] = {"generic": 1.2, "china": 1.2, "china-mountain": 1.5}
+
+
+def terrain_class_factor(classes: Sequence[str], lengths: Sequence[float] | None = None) -> float:
+    """The length-weighted mean of :data:`TERRAIN_CLASS_FACTOR` over some links' classes.
+
+    Unknown or empty classes count as plain; no links (or no length) gives 1.
+    """
+    f = np.array([TERRAIN_CLASS_FACTOR.get(str(c), 1.0) for c in classes], dtype=np.float64)
+    if f.size == 0:
+        return 1.0
+    w = np.ones(f.size) if lengths is None else np.asarray(lengths, dtype=np.float64)
+    return float(np.sum(f * w) / np.sum(w)) if np.sum(w) > 0 else float(f.mean())
 
 
 @dataclass(frozen=True)

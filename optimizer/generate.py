@@ -24,6 +24,7 @@ from networks.connectors import CONNECTOR
 from networks.demand import Demand
 from networks.network import Network, csgraph
 from networks.roads import BPR_BY_CLASS, PROFILES, class_rank
+from networks.terrain import has_terrain, line_terrain, link_terrain
 
 from .assignment import assign
 from .candidates import (
@@ -38,7 +39,14 @@ from .candidates import (
     _way_ids,
     extend_network,
 )
-from .costs import CIRCUITY_FACTOR, DEFAULT_COSTS, TERRAIN_FACTOR, CostTable
+from .costs import (
+    CIRCUITY_FACTOR,
+    DEFAULT_COSTS,
+    TERRAIN_CLASS_FACTOR,
+    TERRAIN_FACTOR,
+    CostTable,
+    terrain_class_factor,
+)
 from .errors import InvalidCandidatesError
 from .results import AssignmentResult
 
@@ -161,13 +169,12 @@ class _Context:
         demand: Demand,
         result: AssignmentResult,
         prof: Any,
-        terrain: float,
+        terrain: float | None,
         circuity: float,
         costs: CostTable,
     ) -> None:
         self.net = net = network
         self.prof = prof
-        self.terrain = terrain
         self.circuity = circuity
         self.costs = costs
         self.flow = np.asarray(result.flow, dtype=np.float64)
@@ -255,6 +262,27 @@ class _Context:
             else np.zeros(0)
         )
         self.length_graph = _graph(net, np.maximum(net.length, 1e-9))
+        # terrain from a DEM: costs by the links' terrain classes, not one factor
+        self.by_class = terrain is None and has_terrain(net)
+        self.terrain = 1.0 if terrain is None else terrain
+        self.effects = np.ones((2, m))  # speed and capacity factors of the terrain
+        if self.by_class:
+            lt = link_terrain(net)
+            assert lt is not None  # has_terrain
+            self.classes = lt[1]
+            for row, key in enumerate(("speed_factor", "capacity_factor")):
+                f = np.asarray(net.extra[key], dtype=np.float64)[:m]
+                self.effects[row, : f.size] = f
+
+    def terrain_for(self, links: np.ndarray) -> float:
+        """Cost factor of works on some links (their length-weighted terrain classes)."""
+        if not self.by_class:
+            return self.terrain
+        return terrain_class_factor(self.classes[links], self.net.length[links])
+
+    def terrain_effects(self, links: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Speed and capacity factors of the terrain on some links (1 without terrain)."""
+        return self.effects[0, links], self.effects[1, links]
 
     # ------------------------------------------------------------ pieces
     def road_name(self, links: Iterable[int], key_name: str) -> str:
@@ -330,6 +358,13 @@ class _Context:
         lanes = prof.lanes(cls)
         cap = lanes * prof.capacity_per_lane(cls)
         alpha, beta = prof.bpr.get(cls, BPR_BY_CLASS.get(cls, (0.15, 4.0)))
+        factor, terrain = self.terrain, ""
+        if self.by_class:  # along its straight line, over its length (networks.terrain)
+            lt = line_terrain(self.net, a, b, length_m=length * 1000.0, speed=speed)
+            terrain = str(lt["terrain"][0])
+            speed *= float(lt["speed_factor"][0])
+            cap *= float(lt["capacity_factor"][0])
+            factor = TERRAIN_CLASS_FACTOR.get(terrain, 1.0)
         return {
             "a": a,
             "b": b,
@@ -342,6 +377,8 @@ class _Context:
             "beta": float(beta),
             "fft": length / speed * self.time_factor,
             "straight_km": straight_km,
+            "terrain": terrain,
+            "terrain_factor": factor,
         }
 
 
@@ -443,7 +480,9 @@ def generate_candidates(
         it, at most ``access_max_m`` long, and only if that route beats today's.
 
     New roads never end on grade-separated roads (:data:`GRADE_SEPARATED`). New-road cost:
-    km x :attr:`~optimizer.costs.CostTable.new_build` of the class x terrain.
+    km x :attr:`~optimizer.costs.CostTable.new_build` of the class x terrain. On a network
+    with terrain, the terrain's speed and capacity factors also apply to the class speeds
+    and capacities of upgrades and new roads (:mod:`networks.terrain`).
 
     Ranking: each proposal's benefit is a first-order estimate of travel time saved in the
     demand period (veh-h): at today's equilibrium flows for widen/upgrade; by moving the
@@ -483,8 +522,12 @@ def generate_candidates(
         Seed of the sample of node pairs on networks with more than :data:`MAX_PAIRS` pairs
         to check for missing links (the only random step).
     terrain_factor
-        Cost multiplier; default :data:`~optimizer.costs.TERRAIN_FACTOR` of the profile
-        (1.6 for ``china-mountain``, else 1.0).
+        Cost multiplier; default: on a network with terrain from a DEM
+        (:func:`networks.terrain.apply_terrain`), :data:`~optimizer.costs.TERRAIN_CLASS_FACTOR`
+        of the terrain classes of the links a candidate works on (length-weighted; a new
+        road: the class along its straight line, see :func:`networks.terrain.line_terrain`),
+        else :data:`~optimizer.costs.TERRAIN_FACTOR` of the profile (1.6 for
+        ``china-mountain``, else 1.0).
     circuity
         New-road length over straight-line distance; default
         :data:`~optimizer.costs.CIRCUITY_FACTOR` of the profile.
@@ -526,11 +569,13 @@ def generate_candidates(
     prof = _road_profile(network, profile)
     if prof is None:
         prof = PROFILES["generic"]
-    terrain = (
-        float(terrain_factor) if terrain_factor is not None else TERRAIN_FACTOR.get(prof.name, 1.0)
-    )
+    terrain: float | None = None  # None: by the terrain classes of the network's links
+    if terrain_factor is not None:
+        terrain = float(terrain_factor)
+    elif not has_terrain(network):
+        terrain = TERRAIN_FACTOR.get(prof.name, 1.0)
     circ = float(circuity) if circuity is not None else CIRCUITY_FACTOR.get(prof.name, 1.2)
-    if not (terrain > 0 and circ >= 1):
+    if not ((terrain is None or terrain > 0) and circ >= 1):
         raise InvalidCandidatesError("terrain_factor must be > 0 and circuity >= 1")
     costs = costs or DEFAULT_COSTS
     if result is None:
@@ -726,7 +771,7 @@ def _widen(ctx: _Context, vc_threshold: float, top: int) -> list[_Proposal]:
             if np.any(lanes + add > MAX_LANES_PER_DIRECTION):
                 continue
             f = (lanes + add) / lanes
-            cost = lane_km * add * ctx.costs.widen(cls) * ctx.terrain
+            cost = lane_km * add * ctx.costs.widen(cls) * ctx.terrain_for(links)
             out.append(
                 _Proposal(
                     source="widen",
@@ -769,10 +814,12 @@ def _upgrade(ctx: _Context, top: int) -> list[_Proposal]:
         target = UPGRADE_TO[cls]
         links = np.array(sorted(members[(key, cls)]), dtype=np.int64)
         lanes = np.where(np.isfinite(net.lanes[links]), net.lanes[links], 1.0)
-        speed = np.maximum(net.speed[links], prof.speed(target))
+        sf, cf = ctx.terrain_effects(links)  # on these grades (the factors at today's speed)
+        speed = np.maximum(net.speed[links], prof.speed(target) * sf)
         fft = np.minimum(net.free_flow_time[links], net.length[links] / speed * ctx.time_factor)
         capf = np.maximum(
-            1.0, lanes * prof.capacity_per_lane(target) / np.maximum(net.capacity[links], 1e-300)
+            1.0,
+            lanes * prof.capacity_per_lane(target) * cf / np.maximum(net.capacity[links], 1e-300),
         )
         if np.all(capf == 1.0) and np.all(fft >= net.free_flow_time[links]):
             continue
@@ -789,7 +836,7 @@ def _upgrade(ctx: _Context, top: int) -> list[_Proposal]:
                 source="upgrade",
                 id=sid,
                 kind="upgrade",
-                cost=km * ctx.costs.upgrade(target) * ctx.terrain,
+                cost=km * ctx.costs.upgrade(target) * ctx.terrain_for(links),
                 benefit=ctx.fixed_flow_saving(links, capf, fft),
                 links=links,
                 scale={"capacity": capf},
@@ -825,7 +872,7 @@ def _new_proposal(
         source=source,
         id=f"{prefix}-{int(ids[a])}-{int(ids[b])}",
         kind="new_link",
-        cost=nw["length"] * ctx.costs.new_build(cls) * ctx.terrain,
+        cost=nw["length"] * ctx.costs.new_build(cls) * nw["terrain_factor"],
         benefit=benefit,
         new=nw,
         road_class=cls,

@@ -97,6 +97,7 @@ def test_the_algorithms_never_import_the_application_wing():
         ("ortools", "optimizer.design"),
         ("osmnx", "networks.osm"),
         ("pyrosm", "networks.osm"),
+        ("rasterio", "networks.terrain"),
     ],
 )
 def test_heavy_libraries_stay_in_their_one_module(library, allowed):

@@ -17,12 +17,14 @@ import json
 import logging
 import sys
 import traceback
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
 from networks.errors import RoadoptError
+from networks.terrain import describe_terrain
 
 from ..errors import OptionError, UsageError
 from .documents import jsonable, version
@@ -103,8 +105,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _cli_type(f: Field) -> Callable[[str], Any]:
-    """Argparse ``type=`` of a setting: its parser or its base type, with a clear error."""
-    parse = f.spec.parse or f.base
+    """Argparse ``type=`` of a setting: its parser or its base type, with a clear error.
+
+    A repeatable setting's is the type of one item.
+    """
+    parse = f.spec.parse or (typing.get_args(f.base)[0] if f.repeatable else f.base)
 
     def convert(text: str) -> Any:
         try:
@@ -158,6 +163,10 @@ def add_settings(
         elif f.base is bool:
             action = "store_false" if f.default is True else "store_true"
             target.add_argument(*names, dest=f.name, action=action, **kw)
+        elif f.repeatable:
+            target.add_argument(
+                *names, dest=f.name, action="append", type=_cli_type(f), metavar=s.metavar, **kw
+            )
         else:
             target.add_argument(
                 *names,
@@ -240,6 +249,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     readme = net.extra.get("readme_factors")
     if readme:
         warnings.append(readme)
+    terrain = describe_terrain(net)
+    if terrain:
+        info["terrain"] = terrain
     info["warnings"] = warnings
     if settings_of(args, InfoSettings).json:
         _emit_json(info, None)
@@ -251,6 +263,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     print(f"units     time={net.units.time}, length={net.units.length}, flow={net.units.flow}")
     print(f"crs       {n['crs'] or 'unknown'}")
+    if terrain:
+        lo, hi = terrain["height_range_m"]
+        shares = ", ".join(f"{c} {v:.1%}" for c, v in terrain["terrain_shares"].items())
+        print(f"terrain   heights {lo:.0f}-{hi:.0f} m; road links {shares}")
     if demand is not None:
         d = info["demand"]
         print(

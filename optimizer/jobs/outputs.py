@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from networks._io import atomic_write_text
+from networks.terrain import link_terrain
 
 from ..errors import UsageError
 from .documents import jsonable, plan_document, plan_rows, version
@@ -187,6 +188,9 @@ def flow_columns(net, result) -> dict[str, Any]:
         cols["osm_way_ids"] = [
             ";".join(str(w) for w in (v if isinstance(v, (tuple, list)) else [v])) for v in ways
         ]
+    terrain = link_terrain(net)
+    if terrain is not None:  # grade (signed, rise over run, the link's way) and its class
+        cols["grade"], cols["terrain"] = terrain
     return cols
 
 

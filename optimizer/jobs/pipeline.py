@@ -97,6 +97,8 @@ def open_job_study(s: StudySettings, *, need_demand: bool = True) -> Study:
         "od_period": s.od_period,
         "crs": s.crs,
         "trips": s.trips,
+        "dem": s.dem,
+        "heavy_share": s.heavy_share,
         "demand_options": demand,
     }
     if s.gateway_classes is not None:

@@ -13,6 +13,7 @@ schema with ``python -m optimizer.jobs.scenario`` (:func:`schema_text`). An exam
     [network]                        # default: the built-in town
     path = "town.osm.pbf"            # or dataset / query (a place) / bbox / polygon
     profile = "china"
+    dem = ["N29E104.hgt.zip"]        # heights and grades: SRTM tiles or GeoTIFFs
 
     [demand]
     n_zones = 12
@@ -176,12 +177,19 @@ def _value(f: Field, raw: Any, base: Path | None, where: str, text: str) -> Any:
     except ValueError as exc:
         raise error_at(where, text, f.table, f.key, str(exc)) from None
     if isinstance(v, str):
-        v = _expand(v, where, text, f)
-        if is_path(f, v):
-            p = Path(v).expanduser()
-            if not p.is_absolute() and base is not None:
-                p = base / p
-            v = str(p)
+        v = _path_value(f, _expand(v, where, text, f), base)
+    elif isinstance(v, tuple) and all(isinstance(x, str) for x in v):
+        v = tuple(_path_value(f, _expand(x, where, text, f), base) for x in v)
+    return v
+
+
+def _path_value(f: Field, v: str, base: Path | None) -> str:
+    """A path setting's value resolved against the scenario's folder (others as they are)."""
+    if is_path(f, v):
+        p = Path(v).expanduser()
+        if not p.is_absolute() and base is not None:
+            p = base / p
+        v = str(p)
     return v
 
 

@@ -65,8 +65,8 @@ class Spec:
         argparse details: the value's name, the allowed values, a value the option
         stores (a switch such as ``--drop-disconnected``), a mutually exclusive group.
     path : bool
-        A file path: ``${VAR}`` is expanded and relative paths resolve against the
-        scenario file's folder (unless the value is one of ``keep``).
+        A file path (or a list of them): ``${VAR}`` is expanded and relative paths resolve
+        against the scenario file's folder (unless the value is one of ``keep``).
     keep : tuple of str
         Words a path setting may hold instead of a path (``auto``).
     whole_numbers : bool
@@ -75,7 +75,8 @@ class Spec:
     check : callable or None
         ``value -> None``, raising :class:`OptionError` for a bad value.
     parse : callable or None
-        CLI text -> value (for lists and tables).
+        CLI text -> value (for lists and tables). A list setting without one is a
+        repeatable CLI option: each use adds one value (``--dem A --dem B``).
     cli_help : str or None
         Help of the CLI option where it reads differently from the setting's: the
         ``--no-...`` switch of a setting that is on by default, a ``const`` switch.
@@ -159,6 +160,11 @@ class Field:
         """The value's type without None."""
         return _unwrap(self.type)[0]
 
+    @property
+    def repeatable(self) -> bool:
+        """A list setting given on the command line one value per use of its option."""
+        return typing.get_origin(self.base) is tuple and self.spec.parse is None
+
     def describe(self, *, cli: bool = False) -> str:
         """The help line with unit and default (the ``--no-`` option's own on the CLI)."""
         s = self.spec
@@ -167,6 +173,8 @@ class Field:
         out = s.help
         if s.unit:
             out += f" [{s.unit}]"
+        if cli and self.repeatable:
+            out += " (repeat for more)"
         if not cli and s.choices is not None:
             out += f" (one of {', '.join(map(str, s.choices))})"
         if not cli and self.base is bool:

@@ -31,6 +31,7 @@ from networks import open_study
 from networks.counts import read_counts
 from networks.roads import PROFILES
 from networks.sources import check_tolerance
+from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
 from ..appraisal import Appraisal
@@ -102,7 +103,7 @@ class StudySettings(Section):
     """
 
     TITLE: ClassVar[str] = "network and demand"
-    API: ClassVar[tuple[Callable[..., Any], ...]] = (open_study, demand_model)
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (open_study, demand_model, apply_terrain)
 
     TABLE: ClassVar[str] = "network"
 
@@ -169,6 +170,21 @@ class StudySettings(Section):
         unit="m",
         cli=False,
         check=check_tolerance,
+    )
+    dem: tuple[str, ...] | None = setting(
+        None,
+        "digital elevation model covering the area: SRTM .hgt/.hgt.zip tiles or GeoTIFFs; "
+        "gives every link its grade and terrain class, which lower speeds and capacities "
+        "on hills and raise the cost of works there",
+        metavar="FILE",
+        path=True,
+    )
+    heavy_share: float = setting(
+        default_of(open_study, "heavy_share"),
+        "share of heavy vehicles (trucks, buses) in the traffic, for the terrain's effect "
+        "on speeds and capacities (with --dem)",
+        metavar="P",
+        check=_positive("heavy_share", strict=False, at_most=1.0),
     )
     zones: str | None = setting(
         None,

@@ -24,6 +24,7 @@ __all__ = [
     "line_geometries",
     "link_states",
     "plan_links_frame",
+    "terrain_columns",
     "upgrades_frame",
     "volume_capacity",
 ]
@@ -156,6 +157,14 @@ def _way_ids(network: Network) -> list[str] | None:
     return out
 
 
+def terrain_columns(net: Network) -> dict[str, np.ndarray]:
+    """``grade`` and ``terrain`` of every link of a network with terrain (else nothing)."""
+    from networks.terrain import link_terrain
+
+    lt = link_terrain(net)
+    return {} if lt is None else {"grade": lt[0], "terrain": lt[1]}
+
+
 def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
     """Every link that exists before or after the plan, with its state at both ends.
 
@@ -176,8 +185,10 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
         (volume/capacity) and ``cost`` (generalized link cost, the network's time unit)
         before and after (NaN where the link does not exist), ``built`` (a new link the
         plan builds), ``upgraded`` (an existing link the plan changes), ``upgrade_id``
-        (the chosen candidates acting on the link, ``;``-separated), and for
-        OpenStreetMap networks ``name``, ``ref`` and ``osm_way_ids`` (``;``-separated).
+        (the chosen candidates acting on the link, ``;``-separated), for
+        OpenStreetMap networks ``name``, ``ref`` and ``osm_way_ids`` (``;``-separated),
+        and for networks with terrain (:mod:`networks.terrain`) ``grade`` (rise over run
+        in the link's direction, signed) and ``terrain`` (its class).
     """
     from networks.export import NoGeometryError, links_frame
 
@@ -216,6 +227,7 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
     ways = _way_ids(net)
     if ways is not None:
         cols["osm_way_ids"] = np.asarray(ways, dtype=object)
+    cols.update(terrain_columns(net))
     frame = links_frame(net, cols, geometry=False)
     if not geometry:
         return frame[keep].reset_index(drop=True)
