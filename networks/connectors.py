@@ -359,15 +359,16 @@ def _append(
     for key, vals in per_link.items():
         if key in extra and len(extra[key]) == network.num_links:
             extra[key] = list(extra[key]) + vals
-    for key, val in list(extra.items()):  # other per-link arrays: padded with NaN
+    for key, val in list(extra.items()):  # other per-link arrays: NaN, "" or 0 for connectors
         if (
             key in per_link
             or not isinstance(val, np.ndarray)
             or val.shape[:1] != (network.num_links,)
         ):
             continue
-        pad = np.full((k, *val.shape[1:]), np.nan if val.dtype.kind == "f" else 0)
-        extra[key] = np.concatenate([val, pad.astype(val.dtype)])
+        fill: Any = {"f": np.nan, "O": "", "U": "", "b": False}.get(val.dtype.kind, 0)
+        pad = np.full((k, *val.shape[1:]), fill, dtype=val.dtype)
+        extra[key] = np.concatenate([val, pad])
     start = int(network.link_ids.max()) + 1 if network.num_links else 1
     return network.replace(
         validate=True,
