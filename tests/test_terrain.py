@@ -399,7 +399,9 @@ def test_job_study_and_flow_table_carry_the_terrain(oakland_path, oakland, tmp_p
     m = net.num_links
     cols = flow_columns(net, SimpleNamespace(flow=np.ones(m), cost=np.ones(m)))
     np.testing.assert_array_equal(cols["grade"], net.extra["grade"])
-    assert set(cols["terrain"]) <= set(T.TERRAIN_CLASSES)
+    road = net.road_class != "connector"  # zone connectors: no grade, no class
+    assert set(cols["terrain"][road]) <= set(T.TERRAIN_CLASSES)
+    assert set(cols["terrain"][~road]) <= {""} and np.isnan(cols["grade"][~road]).all()
 
 
 def test_candidates_are_priced_by_the_terrain_they_touch(oakland_path, oakland, tmp_path):
@@ -455,7 +457,7 @@ def test_optimize_with_dem_writes_grades_to_the_geopackage(data_dir, tiles, tmp_
     assert rc == 0
     links = gpd.read_file(out / "network.gpkg", layer="links")
     assert {"grade", "terrain"} <= set(links.columns)
-    existing = ~links["built"].astype(bool)
+    existing = ~links["built"].astype(bool) & (links["road_class"] != "connector")
     assert np.isfinite(links.loc[existing, "grade"]).all()
-    assert set(links["terrain"]) <= set(T.TERRAIN_CLASSES)
-    assert (links["grade"].abs() < 0.3).all()
+    assert set(links.loc[existing, "terrain"]) <= set(T.TERRAIN_CLASSES)
+    assert (links.loc[existing, "grade"].abs() < 0.3).all()
