@@ -189,6 +189,9 @@ def open_study(
             "zones": model.zones.num_zones,
             "zone_source": model.zones.source,
             "gateways": model.gateways.num_gateways,
+            "access_points": model.parameters.get("access_points", {}),
+            # what the study area left out of the file's roads (count and km by class)
+            "trimmed": net.extra.get("trimmed", {}),
         }
         return Study(model.network or net, model.demand, model, what, meta)
     from . import datasets

@@ -377,7 +377,10 @@ def zones_from_polygons(
         The network (with coordinates).
     population
         Column holding each zone's population (activity in persons); when the column is
-        absent the activity comes from ``buildings`` or weighted road length.
+        absent the activity comes from ``buildings`` or weighted road length. Optional
+        columns too: ``name``, ``employment`` (jobs: attractions in proportion to
+        population plus jobs), ``productions`` and ``attractions`` (daily vehicle trips
+        from and to the zone, together; they replace the trip rates).
     id_column
         Column of integer zone ids; default ``zone_id`` or ``id`` when present, else 1..z.
     buildings
@@ -450,16 +453,36 @@ def zones_from_polygons(
         cx[k], cy[k] = c.x, c.y
         d = np.hypot(network.x[inside] - c.x, network.y[inside] - c.y)
         centroid[k] = inside[np.lexsort((network.node_ids[inside], d))[0]]
-    if population and population in gdf.columns:
+
+    def numbers(col: str) -> np.ndarray | None:
+        if not col or col not in gdf.columns:
+            return None
         try:
-            pop = gdf[population].to_numpy(dtype=float)
+            vals = gdf[col].to_numpy(dtype=float)
         except (ValueError, TypeError):
-            raise FileFormatError(where, "population must be numbers", field=population) from None
-        if not np.all(np.isfinite(pop)) or np.any(pop < 0):
-            raise FileFormatError(where, "population must be numbers >= 0", field=population)
+            raise FileFormatError(where, f"{col} must be numbers", field=col) from None
+        bad = np.flatnonzero(~np.isfinite(vals) | (vals < 0))
+        if bad.size:
+            raise FileFormatError(
+                where, f"row {bad[0] + 1}: {col} must be a number >= 0", field=col
+            )
+        return vals
+
+    pop = numbers(population or "")
+    if pop is not None:
         activity, unit = pop, "persons"
     else:
         activity, unit = _activity(network, node_zone, z, buildings, cells=geoms, centers=None)
+    flows = {c: numbers(c) for c in ("employment", "productions", "attractions")}
+    if (flows["productions"] is None) != (flows["attractions"] is None):
+        raise FileFormatError(
+            where,
+            "give productions and attractions together (daily trips from and to each zone)",
+            field="productions" if flows["productions"] is None else "attractions",
+        )
+    names: tuple[str, ...] = ()
+    if "name" in gdf.columns:
+        names = tuple("" if v is None or v != v else str(v) for v in gdf["name"].tolist())
     return Zones(
         zone_ids=ids,
         node_ids=network.node_ids[centroid].copy(),
@@ -471,4 +494,8 @@ def zones_from_polygons(
         geometry=tuple(geoms),
         crs=network.crs,
         source=where,
+        names=names,
+        employment=flows["employment"],
+        productions=flows["productions"],
+        attractions=flows["attractions"],
     )

@@ -460,6 +460,19 @@ def _new_link_spec(c: _Parsed, network: Network, profile: Any) -> dict[str, Any]
     assert a is not None and b is not None
     if a == b:
         raise row.error("term_node", "a new link must join two different nodes")
+    for field_name, i in (("init_node", a), ("term_node", b)):
+        around = np.concatenate(
+            [
+                network.fs_links[network.fs_indptr[i] : network.fs_indptr[i + 1]],
+                network.bs_links[network.bs_indptr[i] : network.bs_indptr[i + 1]],
+            ]
+        )
+        if around.size and np.all(network.road_class[around] == "connector"):
+            raise row.error(
+                field_name,
+                f"node {network.node_ids[i]} is a zone centroid, not on a road; join two "
+                "road nodes",
+            )
     both = row.flag("both_directions")
     k = 2 if both else 1
     ends = [(a, b), (b, a)][:k]
@@ -598,6 +611,7 @@ def _resolve_links(
     row = c.row
     allowed = np.zeros(ext.num_links, dtype=bool)
     allowed[:m0] = True
+    connector = np.asarray(ext.road_class == "connector", dtype=bool)
     required_new: dict[int, str] = {}
     for r in c.requires:
         b = builders.get(r)
@@ -615,6 +629,12 @@ def _resolve_links(
             if k is None:
                 raise row.error(
                     "link_id", f"link {lid} is not in network '{ext.name}'; use its link ids"
+                )
+            if connector[k]:
+                raise row.error(
+                    "link_id",
+                    f"link {lid} is a zone connector (where a zone's trips load, not a "
+                    "road); connectors are never upgraded",
                 )
             if not allowed[k]:
                 raise row.error(
@@ -639,6 +659,13 @@ def _resolve_links(
             )
         out = ext.fs_links[ext.fs_indptr[a] : ext.fs_indptr[a + 1]]
         joining = [int(k) for k in out if ext.term[k] == t]
+        if joining and all(connector[k] for k in joining):
+            raise row.error(
+                "term_node",
+                f"the link {ext.node_ids[a]} -> {ext.node_ids[t]} is a zone connector (where "
+                "a zone's trips load, not a road); connectors are never upgraded",
+            )
+        joining = [k for k in joining if not connector[k]]
         mine = [k for k in joining if k in required_new]
         ok = mine or [k for k in joining if allowed[k]]
         if not ok:

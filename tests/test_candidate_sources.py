@@ -698,3 +698,25 @@ def test_units_without_a_time_rule_need_free_flow_time(tmp_path):
     p.write_text("id,kind,cost,init_node,term_node,road_class\nu,upgrade,1,1,3,primary\n")
     with pytest.raises(CandidateFileError, match="no road profile"):
         read_candidates(p, net)
+
+
+def test_connectors_and_centroids_are_never_candidates(tmp_path):
+    from networks import open_study as _open
+
+    study = _open(zones=8)
+    net = study.network
+    conn = np.flatnonzero(net.road_class == "connector")
+    k = int(conn[0])
+    p = tmp_path / "c.csv"
+    p.write_text(f"id,kind,cost,link_id,capacity_factor\nx,widen,10,{net.link_ids[k]},2\n")
+    with pytest.raises(CandidateFileError, match="zone connector"):
+        read_candidates(p, net)
+    centroid = (
+        int(net.node_ids[net.init[k]])
+        if net.no_thru[net.init[k]]
+        else int(net.node_ids[net.term[k]])
+    )
+    road = int(net.node_ids[0])
+    p.write_text(f"id,kind,cost,init_node,term_node\ny,new_link,10,{centroid},{road}\n")
+    with pytest.raises(CandidateFileError, match="zone centroid"):
+        read_candidates(p, net)

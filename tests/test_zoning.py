@@ -425,3 +425,40 @@ def test_builtin_town_uses_its_buildings(extracts):
     assert np.all(m.zones.activity > 0)
     assert "motorway" in set(m.gateways.road_class)
     check_model(net, m)
+
+
+def test_a_zone_file_with_names_jobs_and_trip_ends(town, tmp_path):
+    p = write_zones(
+        tmp_path / "zones.gpkg.geojson",
+        [
+            (WEST, {"name": "Westdorf", "population": 1200, "employment": 300}),
+            (EAST, {"name": "Ostheim", "population": 800, "employment": 900}),
+        ],
+    )
+    m = zoning.demand_model(town, zones=p)
+    check_model(town, m)
+    assert m.zones.names == ("Westdorf", "Ostheim")
+    # attractions follow population plus jobs, on the productions' total
+    d = m.destinations[:2] / m.destinations[:2].sum()
+    np.testing.assert_allclose(d, np.array([1500.0, 1700.0]) / 3200.0)
+    # productions and attractions of the file replace the trip rates
+    q = write_zones(
+        tmp_path / "trips.geojson",
+        [
+            (WEST, {"productions": 500.0, "attractions": 300.0}),
+            (EAST, {"productions": 100.0, "attractions": 300.0}),
+        ],
+    )
+    m2 = zoning.demand_model(town, zones=q, gateways=False, design_hour_factor=0.1)
+    np.testing.assert_allclose(m2.origins, [50.0, 10.0])
+    np.testing.assert_allclose(m2.destinations, [30.0, 30.0])
+    # an OD file by those names
+    od = tmp_path / "od.csv"
+    od.write_text("origin,destination,trips\nWestdorf,Ostheim,12\n")
+    by_name = zoning.demand_model(town, zones=p, od=od, od_period="design hour")
+    assert by_name.demand.dense()[0, 1] == 12
+    r = write_zones(
+        tmp_path / "half.geojson", [(WEST, {"productions": 5.0}), (EAST, {"productions": 1.0})]
+    )
+    with pytest.raises(FileFormatError, match="productions and attractions together"):
+        zones.zones_from_polygons(r, town)
