@@ -109,11 +109,12 @@ def _job_build(job: dict[str, Any]) -> dict[str, Any]:
     t_net = time.perf_counter() - t0
     t_dem = None
     info: dict[str, Any] = {}
+    road_links = net.num_links
     if job["demand"] == "zoning":
         t0 = time.perf_counter()
-        model = zoning.demand_model(net, seed=SEED_DEMAND, n_zones=job.get("zones"))
+        model = zoning.demand_model(net, seed=SEED_DEMAND, zones=job.get("zones"))
         t_dem = time.perf_counter() - t0
-        dem = model.demand
+        net, dem = model.network, model.demand  # the demand loads at the zones' centroids
         info = {
             "internal_zones": int(model.zones.num_zones),
             "gateways": int(model.gateways.num_gateways),
@@ -122,7 +123,8 @@ def _job_build(job: dict[str, Any]) -> dict[str, Any]:
         pickle.dump((net, dem), fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {
         "nodes": net.num_nodes,
-        "links": net.num_links,
+        "links": road_links,
+        "connectors": net.num_links - road_links,
         "zones": int(dem.num_zones),
         "od_pairs": int(np.count_nonzero(dem.dense()) if dem.num_zones <= 3000 else -1),
         "trips": float(dem.total),
