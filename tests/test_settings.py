@@ -60,7 +60,7 @@ def test_every_cli_option_is_a_setting(command):
             assert f.spec.positional
         # the default is the setting's (not restated): options not given are not set
         assert action.default is argparse.SUPPRESS
-        assert action.help == f.describe(cli=True)
+        assert action.help == f.describe(cli=True).replace("%", "%%")
         if f.spec.choices is not None and action.choices is not None:
             assert tuple(action.choices) == f.spec.choices
     assert seen == set(fields), f"{command}: settings without an option: {set(fields) - seen}"

@@ -147,7 +147,8 @@ def add_settings(
             if s.group not in exclusive:
                 exclusive[s.group] = parser.add_mutually_exclusive_group()
             target = exclusive[s.group]
-        kw: dict[str, Any] = {"help": f.describe(cli=True), "default": argparse.SUPPRESS}
+        help_text = f.describe(cli=True).replace("%", "%%")  # argparse formats help with %
+        kw: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if s.positional:
             target.add_argument(
                 f.name,

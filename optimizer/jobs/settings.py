@@ -161,15 +161,14 @@ class StudySettings(Section):
     consolidate: bool = setting(
         True,
         "merge the nodes of complex intersections (OpenStreetMap)",
-        cli=False,
         cli_help="keep every OpenStreetMap node of complex intersections",
     )
     tolerance: float = setting(
         default_of(open_study, "tolerance"),
         "intersection consolidation tolerance",
         unit="m",
-        cli=False,
         check=check_tolerance,
+        metavar="M",
     )
     dem: tuple[str, ...] | None = setting(
         None,
@@ -206,7 +205,6 @@ class StudySettings(Section):
         unit="persons",
         table="demand",
         metavar="P",
-        cli=False,
         check=_positive("min_population", strict=False),
     )
     trip_rate: float | None = setting(
@@ -241,7 +239,6 @@ class StudySettings(Section):
         unit="1/min",
         table="demand",
         metavar="B",
-        cli=False,
         check=_positive("deterrence_beta"),
     )
     connectors_per_zone: int = setting(
@@ -249,7 +246,6 @@ class StudySettings(Section):
         "connectors from each zone to its main roads, at most",
         table="demand",
         metavar="N",
-        cli=False,
         check=_positive("connectors_per_zone"),
     )
     demand_scale: float = setting(
@@ -267,22 +263,25 @@ class StudySettings(Section):
         default_of(demand_model, "external_share"),
         "share of trip ends at the gateways (synthesised demand)",
         table="demand",
-        cli=False,
         check=_positive("external_share", strict=False, at_most=1.0),
+        metavar="S",
     )
     gateway_classes: tuple[str, ...] | None = setting(
         None,
-        "road classes whose boundary crossings become gateways (default: the reader's)",
+        "road classes whose crossings of the study-area edge become gateways (default: "
+        "motorway, trunk, primary, secondary, tertiary and their ramps)",
         table="demand",
-        cli=False,
+        metavar="CLASS",
     )
     gateway_refs: tuple[str, ...] | None = setting(
         None,
         "keep only gateways on roads with these refs (e.g. G85)",
         table="demand",
-        cli=False,
+        metavar="REF",
     )
-    seed: int = setting(default_of(open_study, "seed"), "seed of every random choice", table="")
+    seed: int = setting(
+        default_of(open_study, "seed"), "seed of every random choice", table="", metavar="N"
+    )
 
     def check(self) -> None:
         """One network source at most, its kind consistent; the kind recorded."""
