@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .network import Network
-from .roads import class_rank
+from .roads import MAIN_CLASSES, class_rank
 from .zones import Zones, _boundary, _need_coordinates, largest_scc
 
 __all__ = [
@@ -119,18 +119,7 @@ class Gateways:
 
 #: Road classes whose boundary crossings become gateways: the roads that carry traffic in
 #: and out of a region (ramps cut by the edge belong to their motorway's gateways).
-GATEWAY_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-)
+GATEWAY_CLASSES: tuple[str, ...] = MAIN_CLASSES
 #: Metres: boundary ends closer than this on the same road (or ramps beside a motorway's
 #: ends) are one gateway: the two carriageways of a divided road and their slip roads. An
 #: expressway's carriageways can cross a skewed edge far apart and its interchange ramps

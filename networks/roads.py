@@ -36,6 +36,7 @@ __all__ = [
     "GENERIC_TABLE",
     "IMPLICIT_MAXSPEED",
     "LINK_TYPE",
+    "MAIN_CLASSES",
     "PROFILES",
     "ROAD_CLASSES",
     "RoadProfile",
@@ -75,6 +76,12 @@ ROAD_CLASSES: tuple[str, ...] = (
     "service",
     "track",
 )
+
+#: The road classes that carry traffic into, out of and across a region: motorway down to
+#: tertiary with their ramps. Their one-way pieces at the study-area edge are kept
+#: (:mod:`networks.osm.study_area`) and their edge crossings become gateways
+#: (:mod:`networks.gateways`).
+MAIN_CLASSES: tuple[str, ...] = ROAD_CLASSES[: ROAD_CLASSES.index("tertiary_link") + 1]
 
 #: ``link_type`` code of each road class: 1 motorway, 2 motorway_link, 3 trunk, 4 trunk_link,
 #: 5 primary, 6 primary_link, 7 secondary, 8 secondary_link, 9 tertiary, 10 tertiary_link,

@@ -31,24 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from ..roads import tag_text, tag_values
+from ..roads import MAIN_CLASSES, tag_text, tag_values
 
 __all__ = ["BOUNDARY_CLASSES", "EDGE_TOLERANCE_M", "BoundaryEnd", "trim"]
 
 #: Road classes whose one-way pieces between the area's edge and its core are kept (the
 #: roads that carry traffic into and out of a region; minor one-way bits are not).
-BOUNDARY_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-)
+BOUNDARY_CLASSES: tuple[str, ...] = MAIN_CLASSES
 
 #: Metres from the study-area boundary within which a road's last node counts as cut by
 #: the edge. An extract keeps the nodes inside its box, so a cut road ends at its last node
