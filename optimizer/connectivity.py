@@ -36,9 +36,10 @@ from networks.demand import Demand
 from networks.network import Network, forward_star
 
 from . import _kernels as K
+from .access import AccessTargets, access_figures, access_times
 from .errors import UsageError
 
-__all__ = ["ZoneRoles", "connectivity", "resilience", "zone_roles"]
+__all__ = ["ZoneRoles", "connectivity", "resilience", "settlement_times", "zone_roles"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +61,9 @@ class ZoneRoles:
         (``network.extra["access_points"]``); empty when the network has none.
     access_kind : object array (p,)
         Their kinds (``expressway``, ``trunk``, ``primary``).
+    access : AccessTargets or None
+        The settlements' access targets (:mod:`optimizer.access`), where the problem has
+        them: :func:`connectivity` then reports the access figures too.
     """
 
     internal_nodes: np.ndarray
@@ -68,6 +72,7 @@ class ZoneRoles:
     internal_demand: np.ndarray
     access_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     access_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    access: AccessTargets | None = None
 
     def access_kinds(self) -> list[str]:
         """The access point kinds present, highest class first."""
@@ -142,8 +147,9 @@ def connectivity(
 
     Returns ``internal`` (nan without internal trips), ``external`` (to the access points
     of the highest kind, else to the gateways; nan without either), ``external_<kind>``
-    for each kind of access point present, and ``unreachable`` (share of internal
-    activity with no path to any gateway).
+    for each kind of access point present, ``unreachable`` (share of internal
+    activity with no path to any gateway) and, where ``roles.access`` is set, the access
+    figures of :func:`optimizer.access.access_figures`.
     """
     out = {"internal": float("nan"), "external": float("nan"), "unreachable": 0.0}
     if roles.internal_nodes.size == 0:
@@ -172,7 +178,28 @@ def connectivity(
         out[f"external_{kind}"] = mean_time(roles.access_nodes[roles.access_kind == kind])
     if kinds:
         out["external"] = out[f"external_{kinds[0]}"]
+    if roles.access is not None:
+        out.update(
+            access_figures(
+                access_times(dist, roles.access), roles.access, dist[:, roles.internal_nodes]
+            )
+        )
     return out
+
+
+def settlement_times(
+    network: Network, roles: ZoneRoles, cost: np.ndarray, closed: np.ndarray | None = None
+) -> np.ndarray:
+    """Each settlement's time to each access class with a target (settlements x classes).
+
+    Raises
+    ------
+    UsageError
+        When the roles carry no access targets.
+    """
+    if roles.access is None:
+        raise UsageError("settlement access times need access targets (objective access)")
+    return access_times(_distances(network, cost, roles.internal_nodes, closed), roles.access)
 
 
 def resilience(network: Network, roles: ZoneRoles, closed: np.ndarray | None = None) -> float:

@@ -15,23 +15,33 @@ handed to the searches of :mod:`optimizer.search`. It owns
     network's time unit times its flow unit, e.g. vehicle-minutes per peak hour);
   - ``connectivity``: ``w_int * internal + w_ext * external + w_res * (1 - resilience)``
     (minutes; :mod:`optimizer.connectivity`);
+  - ``access``: ``access + w_equity * access_worst``, the settlements' population-weighted
+    access score to the trunk network with its penalty beyond the targets, plus the worst
+    settlement's score (minutes; :mod:`optimizer.access`);
 
-* the side constraint ``resilience >= min_resilience`` (:meth:`~DesignProblem.admissible`).
+* the side constraints ``resilience >= min_resilience`` and, with ``require_access``,
+  every settlement within every access target (:meth:`~DesignProblem.admissible`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from networks.demand import Demand
 
+from .access import ACCESS_PENALTY, HANSEN_BETA
+from .access import access_targets as find_access_targets
 from .candidates import CandidateSet, fits_budget
 from .connectivity import ZoneRoles, zone_roles
 from .errors import InfeasibleBudgetError, OptionError, UsageError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -42,10 +52,20 @@ __all__ = [
     "resolve_weights",
 ]
 
-OBJECTIVES = ("tstt", "connectivity")
+OBJECTIVES = ("tstt", "connectivity", "access")
 #: Weights of the connectivity objective: internal and external connectivity count alike
-#: (minutes), resilience not at all unless asked for.
-DEFAULT_WEIGHTS: Mapping[str, float] = {"internal": 0.5, "external": 0.5, "resilience": 0.0}
+#: (minutes), resilience not at all unless asked for; ``equity`` weighs the worst
+#: settlement's access score in the access objective (0: the mean alone).
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "internal": 0.5,
+    "external": 0.5,
+    "resilience": 0.0,
+    "equity": 0.0,
+}
+
+#: Slack (minutes) of the ``require_access`` rule: equilibrium times carry the solver's
+#: tolerance.
+ACCESS_SLACK_MIN = 1e-6
 
 
 def check_budget(budget: float | None, budget_share: float | None, *, required: bool) -> None:
@@ -132,6 +152,8 @@ class DesignProblem:
         Generalized-cost weights of every equilibrium, as for :func:`optimizer.assign`.
     constraints : callable or None
         User hook ``hook(model, y)`` adding rules to the CP-SAT master.
+    require_access : bool
+        Plans leaving a settlement beyond an access target are not admissible.
     """
 
     candidates: CandidateSet
@@ -145,6 +167,7 @@ class DesignProblem:
     toll_factor: float = 0.0
     distance_factor: float = 0.0
     constraints: Callable[..., Any] | None = None
+    require_access: bool = False
 
     @classmethod
     def build(
@@ -162,6 +185,12 @@ class DesignProblem:
         toll_factor: float = 0.0,
         distance_factor: float = 0.0,
         constraints: Callable[..., Any] | None = None,
+        access_targets: Mapping[str, float] | None = None,
+        access_penalty: float = ACCESS_PENALTY,
+        require_access: bool = False,
+        settlement_names: Sequence[str] | None = None,
+        gateway_classes: Sequence[str] | None = None,
+        hansen_beta: float = HANSEN_BETA,
     ) -> DesignProblem:
         """Check the inputs of a design problem and build it.
 
@@ -173,7 +202,16 @@ class DesignProblem:
             The budget in the candidates' cost unit, or as a share of the total cost of
             all candidates: exactly one of them.
         activity
-            Weight per internal zone for external connectivity and resilience.
+            Weight per internal zone for external connectivity and resilience (and the
+            settlements' population for access).
+        access_targets, access_penalty, require_access, hansen_beta
+            Access targets by class (minutes), the penalty per minute beyond one, the
+            rule that every settlement meets them, and the Hansen decay
+            (:mod:`optimizer.access`). The access figures are reported for any objective
+            where the problem has settlements (``settlement_names``) or asks for them.
+        settlement_names, gateway_classes
+            Names of the internal zones; the road class of each gateway (the fallback of
+            an access class without access points).
 
         Raises
         ------
@@ -197,7 +235,14 @@ class DesignProblem:
         check_min_resilience(min_resilience)
         roles = None
         has_gateways = bool((~np.asarray(demand.internal, dtype=bool)).any())
-        if objective == "connectivity" or min_resilience is not None or has_gateways:
+        wants_access = objective == "access" or require_access
+        if (
+            objective == "connectivity"
+            or min_resilience is not None
+            or has_gateways
+            or wants_access
+            or settlement_names is not None
+        ):
             roles = zone_roles(candidates.network, demand, activity)
             if roles.gateway_nodes.size == 0 and (
                 (objective == "connectivity" and (w["external"] > 0 or w["resilience"] > 0))
@@ -217,6 +262,15 @@ class DesignProblem:
                     "internal connectivity needs trips between internal zones; set "
                     "the internal weight to 0"
                 )
+            roles = _with_access(
+                roles,
+                wants_access or access_targets is not None,
+                access_targets=access_targets,
+                gateway_classes=gateway_classes,
+                names=settlement_names,
+                penalty=access_penalty,
+                beta=hansen_beta,
+            )
         return cls(
             candidates=candidates,
             demand=demand,
@@ -229,6 +283,7 @@ class DesignProblem:
             toll_factor=float(toll_factor),
             distance_factor=float(distance_factor),
             constraints=constraints,
+            require_access=bool(require_access),
         )
 
     # ------------------------------------------------------------------ plans
@@ -280,6 +335,11 @@ class DesignProblem:
         if self.objective == "tstt":
             return metrics["tstt"]
         w = self.weights
+        if self.objective == "access":
+            v = metrics["access"]
+            if w.get("equity", 0):
+                v += w["equity"] * metrics["access_worst"]
+            return v
         v = 0.0
         if w.get("internal", 0):
             v += w["internal"] * metrics["internal"]
@@ -290,8 +350,15 @@ class DesignProblem:
         return v
 
     def admissible(self, metrics: Mapping[str, float]) -> bool:
-        """Whether a plan's figures meet ``min_resilience`` (always, without one)."""
+        """Whether a plan's figures meet ``min_resilience`` and ``require_access``."""
+        if self.require_access and not metrics.get("access_excess", math.inf) <= ACCESS_SLACK_MIN:
+            return False
         return self.min_resilience is None or metrics.get("resilience", 1.0) >= self.min_resilience
+
+    @property
+    def access(self) -> Any:
+        """The settlements' :class:`~optimizer.access.AccessTargets` (None without)."""
+        return None if self.roles is None else self.roles.access
 
     def summary(self) -> dict[str, Any]:
         """The problem's terms as JSON-ready values (the plan's ``settings``)."""
@@ -305,4 +372,46 @@ class DesignProblem:
             "cost_unit": self.candidates.cost_unit,
             "toll_factor": self.toll_factor,
             "distance_factor": self.distance_factor,
+            "require_access": self.require_access,
+            **({"access": self.access.summary()} if self.access is not None else {}),
         }
+
+
+def _with_access(
+    roles: ZoneRoles,
+    required: bool,
+    *,
+    access_targets: Mapping[str, float] | None,
+    gateway_classes: Sequence[str] | None,
+    names: Sequence[str] | None,
+    penalty: float,
+    beta: float,
+) -> ZoneRoles:
+    """The roles with the settlements' access targets, where they can be measured.
+
+    Raises the :class:`OptionError` of :func:`optimizer.access.access_targets` only when the
+    objective or a rule needs them; a study that merely reports them goes without.
+    """
+    if not required and names is None:
+        return roles
+    g = None
+    if gateway_classes is not None and len(gateway_classes) == roles.gateway_nodes.size:
+        g = gateway_classes
+    try:
+        targets = find_access_targets(
+            roles.access_nodes,
+            roles.access_kind,
+            roles.gateway_nodes,
+            population=roles.activity,
+            targets=access_targets,
+            gateway_classes=g,
+            names=names,
+            penalty=penalty,
+            beta=beta,
+        )
+    except OptionError:
+        if required:
+            raise
+        log.info("no access targets can be measured in this area; access is not reported")
+        return roles
+    return replace(roles, access=targets)

@@ -147,7 +147,7 @@ class Plan:
     budget : float
         The budget it had to respect.
     objective_name : str
-        ``tstt`` or ``connectivity``.
+        ``tstt``, ``connectivity`` or ``access``.
     objective, objective_before : float
         Objective value with the plan and with no upgrade (lower is better).
     lower_bound : float or None
@@ -179,6 +179,10 @@ class Plan:
         Equilibria with and without the plan.
     history : list of dict
         Incumbent and bound over time.
+    settlements : list of dict
+        Per settlement (where the problem has access targets): name, population, time to
+        each access class before and after the plan (minutes), its target, whether within
+        it (:func:`optimizer.access.settlement_rows`).
     """
 
     selected: tuple[str, ...]
@@ -205,6 +209,7 @@ class Plan:
     result_before: AssignmentResult | None = field(repr=False, default=None)
     history: list[dict] = field(repr=False, default_factory=list)
     settings: dict[str, Any] = field(repr=False, default_factory=dict)
+    settlements: list[dict[str, Any]] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The plan document (``plan.json``), JSON-ready."""
@@ -228,6 +233,7 @@ class Plan:
             "baseline": self.baseline,
             "message": self.message,
             "settings": self.settings,
+            **({"settlements": self.settlements} if self.settlements else {}),
         }
 
     def __repr__(self) -> str:

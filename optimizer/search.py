@@ -14,7 +14,9 @@ network where every still-possible candidate is built:
 * ``tstt``: the system optimum (never above the user equilibrium of the same network, and
   never rising as links open), with its Frank-Wolfe dual bound so that it is a proven
   lower bound even though it is solved to a finite gap;
-* ``connectivity``: path times at free flow (equilibrium times are never lower).
+* ``connectivity`` and ``access``: path times at free flow (equilibrium times are never
+  lower); a cone whose free-flow figures already break ``min_resilience`` or
+  ``require_access`` holds no admissible plan.
 
 At each node the master proposes the feasible completion with the highest estimated
 benefit; its equilibrium improves the incumbent. A node whose bound cannot beat the
@@ -31,7 +33,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,10 +41,11 @@ import numpy as np
 
 from networks.demand import Demand
 
+from .access import ACCESS_PENALTY, settlement_rows
 from .appraisal import Appraisal, appraise
 from .assignment import assign
 from .candidates import CandidateSet
-from .connectivity import connectivity, resilience
+from .connectivity import connectivity, resilience, settlement_times
 from .design import DesignModel
 from .errors import OptionError, UsageError
 from .problem import DEFAULT_WEIGHTS, OBJECTIVES, DesignProblem
@@ -167,13 +170,13 @@ class _Evaluator:
         pb = self.problem
         net, closed = self.cs.optimistic(fixed_in, free)
         lb = 0.0
-        if (
-            pb.roles is not None
-            and pb.min_resilience is not None
-            and (resilience(net, pb.roles, closed) < pb.min_resilience)
-        ):
-            self.bounds[key] = math.inf
-            return math.inf
+        m: dict[str, float] = {}
+        rules = pb.min_resilience is not None or pb.require_access
+        if pb.roles is not None and (rules or pb.objective != "tstt"):
+            m = _free_flow_figures(pb, net, closed)
+            if not pb.admissible(m):
+                self.bounds[key] = math.inf
+                return math.inf
         if pb.objective == "tstt":
             so = net.replace(alpha=net.alpha * (net.beta + 1.0), validate=False)
 
@@ -194,12 +197,6 @@ class _Evaluator:
             lb = float(r.objective - max(0.0, r.tstt - r.sptt))
         else:
             assert pb.roles is not None  # a connectivity problem has its zones' roles
-            free_cost = net.free_flow_time + net.generalized_constant(
-                pb.toll_factor, pb.distance_factor
-            )
-            m = connectivity(net, pb.roles, free_cost, closed)
-            if pb.weights.get("resilience", 0):
-                m["resilience"] = resilience(net, pb.roles, closed)
             lb = pb.value(m)
         self.bounds[key] = lb
         return lb
@@ -207,6 +204,18 @@ class _Evaluator:
     @property
     def solves(self) -> int:
         return self.n_ue + self.n_so
+
+
+def _free_flow_figures(pb: DesignProblem, net: Any, closed: np.ndarray) -> dict[str, float]:
+    """Connectivity and access figures at free flow (resilience where needed).
+
+    They are never above those of any equilibrium on a network with no more links.
+    """
+    assert pb.roles is not None
+    m = connectivity(net, pb.roles, _free_time(pb, net), closed)
+    if pb.min_resilience is not None or pb.weights.get("resilience", 0):
+        m["resilience"] = resilience(net, pb.roles, closed)
+    return m
 
 
 class _Progress:
@@ -519,6 +528,11 @@ def optimize(
     baseline: bool = True,
     constraints: Callable | None = None,
     callback: Callable[[dict], Any] | None = None,
+    access_targets: Mapping[str, float] | None = None,
+    access_penalty: float = ACCESS_PENALTY,
+    require_access: bool = False,
+    settlement_names: Sequence[str] | None = None,
+    gateway_classes: Sequence[str] | None = None,
 ) -> Plan:
     """Choose the upgrades that minimise an equilibrium objective within a budget.
 
@@ -571,13 +585,22 @@ def optimize(
     callback
         Called with progress dicts (``seconds``, ``incumbent``, ``bound``, ``gap``,
         ``nodes``, ``evaluations``, ``done``); returning True stops the search.
+    access_targets, access_penalty
+        ``objective="access"``: minutes to the trunk network by class (default
+        :data:`optimizer.access.ACCESS_TARGET_MINUTES`) and the objective minutes per
+        minute beyond a target (:mod:`optimizer.access`).
+    require_access
+        Only plans that bring every settlement within every access target are admissible.
+    settlement_names, gateway_classes
+        Names of the internal zones (the plan's ``settlements`` rows) and the road class of
+        each gateway (the fallback of an access class without access points).
 
     Returns
     -------
     Plan
         Status ``optimal`` (proven within the tolerance), ``feasible`` (a time limit or a
         heuristic method) or ``infeasible`` (no plan within the budget meets
-        ``min_resilience``; the message says by how much). A budget below every option
+        ``min_resilience`` or ``require_access``; the message says by how much). A budget below every option
         returns the empty plan with a message.
 
     Raises
@@ -603,6 +626,11 @@ def optimize(
         toll_factor=toll_factor,
         distance_factor=distance_factor,
         constraints=constraints,
+        access_targets=access_targets,
+        access_penalty=access_penalty,
+        require_access=require_access,
+        settlement_names=settlement_names,
+        gateway_classes=gateway_classes,
     )
     return solve(
         problem,
@@ -674,16 +702,82 @@ def solve(
 
 
 def _infeasible_message(s: _Search) -> str:
-    """Why no plan is admissible: the best resilience any affordable plan could reach."""
+    """Why no plan is admissible: what every affordable upgrade would reach at free flow."""
     pb = s.problem
-    assert pb.min_resilience is not None  # the only rule that makes plans inadmissible
-    net, closed = pb.candidates.optimistic(pb.empty(), pb.affordable(pb.empty(), pb.empty()))
-    reach = resilience(net, pb.roles, closed) if pb.roles is not None else math.nan
-    return (
-        f"no plan within the budget meets min_resilience {pb.min_resilience:.6g}: even with "
-        f"every affordable upgrade built the resilience is at most {reach:.6g} (short by "
-        f"{pb.min_resilience - reach:.3g}); lower min_resilience or raise the budget"
+    affordable = pb.affordable(pb.empty(), pb.empty())
+    net, closed = pb.candidates.optimistic(pb.empty(), affordable)
+    m = _free_flow_figures(pb, net, closed) if pb.roles is not None else {}
+    why = []
+    if pb.min_resilience is not None and m.get("resilience", 0.0) < pb.min_resilience:
+        reach = m.get("resilience", math.nan)
+        why.append(
+            f"no plan within the budget meets min_resilience {pb.min_resilience:.6g}: even "
+            f"with every affordable upgrade built the resilience is at most {reach:.6g} "
+            f"(short by {pb.min_resilience - reach:.3g}); lower min_resilience or raise the "
+            "budget"
+        )
+    if pb.require_access and pb.access is not None:
+        why.append(_access_shortfall(pb, net, closed))
+    return "; ".join(why) or "no plan within the budget is admissible"
+
+
+def _access_shortfall(pb: DesignProblem, net: Any, closed: np.ndarray) -> str:
+    """Why ``require_access`` fails: the worst settlement beyond its target.
+
+    With every affordable upgrade built; and the least budget found (by dropping
+    candidates, dearest first, from all of them) that would meet every target.
+    """
+    targets = pb.access
+    assert pb.roles is not None and targets is not None
+    t = settlement_times(net, pb.roles, _free_time(pb, net), closed)
+    excess = t - targets.minutes[None, :]
+    i, c = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    text = (
+        "no plan within the budget brings every settlement within its access targets: even "
+        "with every affordable upgrade built, at free flow, "
+        f"{targets.names[i]} stays {excess[i, c]:.1f} min beyond its {targets.kinds[c]} "
+        f"target ({targets.minutes[c]:g} min)"
     )
+    everything = pb.with_requirements(np.ones(pb.size, dtype=bool))
+    every_net, every_closed = pb.candidates.apply(everything)
+    if _meets(pb, every_net, every_closed):
+        plan = everything.copy()
+        for k in np.argsort(-pb.candidates.costs, kind="stable").tolist():
+            trial = plan.copy()
+            trial[k] = False
+            if (pb.with_requirements(trial) != trial).any():
+                continue  # a chosen candidate requires it
+            n2, c2 = pb.candidates.apply(trial)
+            if _meets(pb, n2, c2):
+                plan = trial
+        ok = pb.candidates.is_feasible(plan, math.inf)
+        text += (
+            f"; upgrades costing {pb.cost(plan):.6g} {pb.candidates.cost_unit} "
+            f"({', '.join(pb.candidates.candidates[k].id for k in np.flatnonzero(plan))}) "
+            f"would meet every target at free flow (budget {pb.budget:.6g}): raise the budget "
+            "to about that, or relax the targets"
+            + ("" if ok else " (they include exclusive variants, so no single plan does)")
+        )
+    else:
+        t_all = settlement_times(every_net, pb.roles, _free_time(pb, every_net), every_closed)
+        worst = float((t_all - targets.minutes[None, :]).max())
+        text += (
+            f"; not even every candidate together meets them (worst remaining excess "
+            f"{worst:.1f} min at free flow): relax the targets or add candidates"
+        )
+    return text
+
+
+def _free_time(pb: DesignProblem, net: Any) -> np.ndarray:
+    """Free-flow generalized link costs of a network under the problem's cost weights."""
+    return net.free_flow_time + net.generalized_constant(pb.toll_factor, pb.distance_factor)
+
+
+def _meets(pb: DesignProblem, net: Any, closed: np.ndarray) -> bool:
+    """Whether every settlement meets every access target at free flow."""
+    assert pb.roles is not None and pb.access is not None
+    t = settlement_times(net, pb.roles, _free_time(pb, net), closed)
+    return bool((t - pb.access.minutes[None, :]).max() <= 1e-9)
 
 
 def _finish(
@@ -730,6 +824,14 @@ def _finish(
         ev.figures,
     )
     net_after, closed = cs.apply(best_plan)
+    settlements = []
+    if pb.access is not None and pb.roles is not None:
+        net_before, closed_before = cs.apply(pb.empty())
+        settlements = settlement_rows(
+            settlement_times(net_before, pb.roles, before.result.cost, closed_before),
+            settlement_times(net_after, pb.roles, after.result.cost, closed),
+            pb.access,
+        )
     gap = None
     if lower is not None and np.isfinite(lower) and np.isfinite(best_val) and best_val:
         gap = max(0.0, (best_val - lower) / abs(best_val))
@@ -757,6 +859,7 @@ def _finish(
         result=after.result,
         result_before=before.result,
         history=s.prog.history,
+        settlements=settlements,
         settings={
             "method": method,
             **pb.summary(),
