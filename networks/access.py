@@ -6,9 +6,11 @@ the external trips). :func:`find_access_points` classifies those points by the r
 join:
 
 ``expressway``
-    where an on-ramp (``motorway_link``) merges into a ``motorway`` carriageway, named
-    after the nearest ``highway=motorway_junction`` node (its ``name`` and ``ref``); where a
-    network has no such merge, the junction nodes themselves;
+    where an on-ramp (``motorway_link``) coming from a local road merges into a
+    ``motorway`` carriageway, named after the nearest ``highway=motorway_junction`` node
+    (its ``name`` and ``ref``); ramps fed only by other motorways (a motorway-to-motorway
+    interchange, a German *Dreieck* or *Kreuz*) give local traffic no access and do not
+    count; where a network has no such merge, the junction nodes themselves;
 ``trunk``
     where a road of a lower class, or a ``trunk_link``, joins a ``trunk`` road (China: the
     national roads, G-numbers);
@@ -100,6 +102,9 @@ def find_access_points(network: Network) -> AccessPoints:
     into_motorway[network.init[rc == "motorway"]] = True
     ramp_heads = network.term[rc == "motorway_link"]
     merges = np.unique(ramp_heads[into_motorway[ramp_heads]])
+    fed = _fed_locally(network, rc, merges)
+    if fed.any():
+        merges = merges[fed]
     junctions = {int(k): v for k, v in dict(network.extra.get("motorway_junctions") or {}).items()}
     if merges.size == 0 and junctions:
         merges = network.node_indices(list(junctions), what="junction")
@@ -140,6 +145,29 @@ def find_access_points(network: Network) -> AccessPoints:
         label[order].copy(),
         num[order].copy(),
     )
+
+
+def _fed_locally(network: Network, rc: np.ndarray, merges: np.ndarray) -> np.ndarray:
+    """Whether each ramp merge is reached, back along its ramps, from a local road."""
+    local = np.zeros(network.num_nodes, dtype=bool)
+    other = ~np.isin(rc, ("motorway", "motorway_link", "connector"))
+    local[network.init[other]] = True
+    local[network.term[other]] = True
+    out = np.zeros(merges.size, dtype=bool)
+    for m, start in enumerate(merges.tolist()):
+        seen, stack = {start}, [start]
+        while stack and not out[m]:
+            v = stack.pop()
+            for k in network.bs_links[network.bs_indptr[v] : network.bs_indptr[v + 1]].tolist():
+                u = int(network.init[k])
+                if rc[k] != "motorway_link" or u in seen:
+                    continue
+                if local[u]:
+                    out[m] = True
+                    break
+                seen.add(u)
+                stack.append(u)
+    return out
 
 
 def attach(network: Network, points: AccessPoints | None = None) -> Network:

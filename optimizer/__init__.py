@@ -20,6 +20,7 @@ from .calibration import Calibration, calibrate
 from .candidate_files import read_candidates, write_candidates
 from .candidates import Candidate, CandidateSet, extend_network, from_instance
 from .connectivity import connectivity, resilience, zone_roles
+from .corridors import regional_candidates
 from .generate import generate_candidates
 from .protect import Protection, protect_candidates
 from .results import AssignmentResult, History, Plan, Status
@@ -72,6 +73,7 @@ __all__ = [
     "plan_study",
     "protect_candidates",
     "read_candidates",
+    "regional_candidates",
     "resilience",
     "run_batch",
     "run_scenario",

@@ -57,6 +57,7 @@ from .errors import OptionError
 
 __all__ = [
     "ACCESS_PENALTY",
+    "ACCESS_TARGETS_BY_PROFILE",
     "ACCESS_TARGET_MINUTES",
     "GATEWAY_ACCESS_KIND",
     "HANSEN_BETA",
@@ -65,17 +66,32 @@ __all__ = [
     "access_targets",
     "access_times",
     "check_access_targets",
+    "default_access_targets",
     "settlement_rows",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Target time (minutes) from every settlement to the trunk network of each class. Planning
-#: defaults of the kind regional plans set, not a national norm: "every county seat within
-#: 30 minutes of an expressway interchange" is the common Chinese provincial goal (and the
-#: German RIN 2008 reach of a motorway junction is 30 minutes too); 15 minutes to the
-#: national/trunk roads for every town. Set them per study (``--access-target``).
-ACCESS_TARGET_MINUTES: Mapping[str, float] = {"expressway": 30.0, "trunk": 15.0}
+#: Target time (minutes) from every settlement to the trunk network of each class, by road
+#: profile. Planning defaults of the kind regional plans set, not a national norm: "every
+#: county seat within 30 minutes of an expressway interchange" is the common Chinese
+#: provincial goal (the German RIN 2008 reach of a motorway junction is 30 minutes too), and
+#: 15 minutes to the national roads for every town. The national roads are OSM ``trunk``
+#: in China (G roads) but mostly ``primary`` in Europe (German Bundesstrassen), so the
+#: ``generic`` profile targets ``primary``. Set them per study (``--access-target``).
+ACCESS_TARGETS_BY_PROFILE: Mapping[str, Mapping[str, float]] = {
+    "generic": {"expressway": 30.0, "primary": 15.0},
+    "china": {"expressway": 30.0, "trunk": 15.0},
+    "china-mountain": {"expressway": 30.0, "trunk": 15.0},
+}
+#: The targets of the ``china`` profile, the default where no profile is known.
+ACCESS_TARGET_MINUTES: Mapping[str, float] = ACCESS_TARGETS_BY_PROFILE["china"]
+
+
+def default_access_targets(profile: str | None) -> dict[str, float]:
+    """The default targets of a road profile (:data:`ACCESS_TARGETS_BY_PROFILE`)."""
+    return dict(ACCESS_TARGETS_BY_PROFILE.get(str(profile), ACCESS_TARGET_MINUTES))
+
 
 #: Extra objective minutes per minute beyond a target (dimensionless): a minute beyond the
 #: target counts ``1 + ACCESS_PENALTY`` = 3 times. A planning default; 0 makes the objective
@@ -195,7 +211,8 @@ def access_targets(
     population
         Weight per settlement (persons).
     targets
-        Minutes by class (default :data:`ACCESS_TARGET_MINUTES`).
+        Minutes by class (default :data:`ACCESS_TARGET_MINUTES`; see
+        :func:`default_access_targets` for a profile's).
     names
         Settlement names (default ``zone 1``, ``zone 2``, ...).
 

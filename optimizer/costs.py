@@ -13,10 +13,15 @@ link instead (:func:`terrain_class_factor`).
 
 from __future__ import annotations
 
+import csv
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from .errors import CandidateFileError, InvalidCandidatesError
 
 __all__ = [
     "CIRCUITY_FACTOR",
@@ -28,6 +33,7 @@ __all__ = [
     "UPGRADE_COST_PER_KM",
     "WIDEN_COST_PER_LANE_KM",
     "CostTable",
+    "read_costs",
     "terrain_class_factor",
 ]
 
@@ -157,7 +163,10 @@ class CostTable:
         for key in (road_class, str(road_class).removesuffix("_link"), "road"):
             if key in table:
                 return float(table[key])
-        raise KeyError(f"no {what} cost for road class {road_class!r}; add it to the table")
+        raise InvalidCandidatesError(
+            f"no {what} cost for road class {road_class!r} in the cost table; add a row for "
+            "it (--costs FILE)"
+        )
 
     def new_build(self, road_class: str) -> float:
         """Cost per km of a new road of a class."""
@@ -174,3 +183,81 @@ class CostTable:
 
 #: The default cost tables (thousand CNY).
 DEFAULT_COSTS = CostTable()
+
+
+#: The columns of a cost file (:func:`read_costs`) and the table each fills.
+COST_COLUMNS: Mapping[str, str] = {
+    "new_build_per_km": "new_build_per_km",
+    "widen_per_lane_km": "widen_per_lane_km",
+    "upgrade_per_km": "upgrade_per_km",
+}
+
+
+def read_costs(path: str | Path, *, base: CostTable | None = None) -> CostTable:
+    """Unit costs from a CSV file, over the defaults (``--costs FILE``).
+
+    One row per OSM road class: ``road_class`` and any of ``new_build_per_km``,
+    ``widen_per_lane_km``, ``upgrade_per_km`` (numbers >= 0; a blank cell keeps the default)
+    and optionally ``unit`` (the currency, the same on every row). With the defaults' unit
+    (:data:`COST_UNIT`), the file's values replace theirs class by class; in another unit
+    the defaults are dropped, so every class a candidate needs must be in the file. Lines
+    starting with ``#`` are comments.
+
+    Raises
+    ------
+    CandidateFileError
+        Naming the file, line and column of a bad value, an unknown column, or a file
+        without rows.
+    """
+    p = Path(path)
+    base = base or DEFAULT_COSTS
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise CandidateFileError(p, f"cannot read the cost file ({e.strerror})") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if not line.startswith("#")]
+    rows = list(csv.reader([line for _, line in lines]))
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise CandidateFileError(p, "empty cost file; write a header line road_class,...")
+    header = [c.strip() for c in rows[0]]
+    known = {"road_class", "unit", *COST_COLUMNS}
+    unknown = [c for c in header if c not in known]
+    if "road_class" not in header or unknown:
+        raise CandidateFileError(
+            p,
+            (f"unknown column(s) {unknown}; " if unknown else "no road_class column; ")
+            + f"use road_class, unit and any of {', '.join(COST_COLUMNS)}",
+            line=lines[0][0],
+        )
+    values: dict[str, dict[str, float]] = {c: {} for c in COST_COLUMNS}
+    units: set[str] = set()
+    for (line_no, _), row in zip(lines[1:], rows[1:], strict=True):
+        if not any(c.strip() for c in row):
+            continue
+        cell = dict(zip(header, (c.strip() for c in row), strict=False))
+        cls = cell.get("road_class", "")
+        if not cls:
+            raise CandidateFileError(p, "road_class is empty", line=line_no)
+        if cell.get("unit"):
+            units.add(cell["unit"])
+        for col in COST_COLUMNS:
+            raw = cell.get(col, "")
+            if raw == "":
+                continue
+            try:
+                v = float(raw)
+            except ValueError:
+                v = math.nan
+            if not (math.isfinite(v) and v >= 0):
+                raise CandidateFileError(p, f"{raw!r} is not a cost >= 0", line=line_no, field=col)
+            values[col][cls] = v
+    if len(units) > 1:
+        raise CandidateFileError(p, f"one currency unit for every row, not {sorted(units)}")
+    unit = units.pop() if units else base.unit
+    keep = unit == base.unit
+    tables = {
+        col: {**(dict(getattr(base, col)) if keep else {}), **values[col]} for col in COST_COLUMNS
+    }
+    if not any(values[c] for c in COST_COLUMNS):
+        raise CandidateFileError(p, "no cost values; give at least one row with a cost")
+    return CostTable(**tables, unit=unit)

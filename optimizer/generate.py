@@ -618,12 +618,14 @@ def generate_candidates(
     return _assemble(network, kept, costs.unit)
 
 
-def _select(pool: list[_Proposal], k: int, min_per_source: int) -> list[_Proposal]:
+def _select(
+    pool: list[_Proposal], k: int, min_per_source: int, sources: Sequence[str] = SOURCES
+) -> list[_Proposal]:
     ranked = sorted(pool, key=lambda p: (-p.score, p.id))
     chosen: list[_Proposal] = []
     ids: set[str] = set()
     if min_per_source > 0:
-        for src in SOURCES:
+        for src in sources:
             for p in [q for q in ranked if q.source == src][:min_per_source]:
                 if len(chosen) < k:
                     chosen.append(p)
@@ -685,7 +687,9 @@ def _assemble(network: Network, kept: Sequence[_Proposal], unit: str) -> Candida
                 cols["lanes"].append(nw["lanes"])
                 cols["road_class"].append(nw["class"])
                 cols["link_type"].append(_link_type(network, nw["class"]))
-                cols["geometry"].append(_straight_line(network, i, j))
+                cols["geometry"].append(
+                    _straight_line(network, i, j) if "xy" not in nw else _polyline(nw, i)
+                )
             links = np.array([pos, pos + 1], dtype=np.int64)
             pos += 2
         cands.append(
@@ -713,6 +717,14 @@ def _assemble(network: Network, kept: Sequence[_Proposal], unit: str) -> Candida
         arrays["ref"] = [""] * k
         ext = extend_network(network, arrays)
     return CandidateSet(ext, m0, tuple(cands), cost_unit=unit)
+
+
+def _polyline(nw: dict[str, Any], start: int) -> Any:
+    """A new road's alignment (``nw["xy"]``, from ``a`` to ``b``) as drawn from ``start``."""
+    import shapely
+
+    xy = np.asarray(nw["xy"], dtype=np.float64)
+    return shapely.LineString(xy if start == nw["a"] else xy[::-1])
 
 
 # ---------------------------------------------------------------------- generators

@@ -35,7 +35,7 @@ import numpy as np
 
 from networks.demand import Demand
 
-from .access import ACCESS_PENALTY, HANSEN_BETA
+from .access import ACCESS_PENALTY, HANSEN_BETA, default_access_targets
 from .access import access_targets as find_access_targets
 from .candidates import CandidateSet, fits_budget
 from .connectivity import ZoneRoles, zone_roles
@@ -205,7 +205,8 @@ class DesignProblem:
             Weight per internal zone for external connectivity and resilience (and the
             settlements' population for access).
         access_targets, access_penalty, require_access, hansen_beta
-            Access targets by class (minutes), the penalty per minute beyond one, the
+            Access targets by class (minutes; default those of the network's road profile,
+            :func:`optimizer.access.default_access_targets`), the penalty per minute beyond one, the
             rule that every settlement meets them, and the Hansen decay
             (:mod:`optimizer.access`). The access figures are reported for any objective
             where the problem has settlements (``settlement_names``) or asks for them.
@@ -265,7 +266,11 @@ class DesignProblem:
             roles = _with_access(
                 roles,
                 wants_access or access_targets is not None,
-                access_targets=access_targets,
+                access_targets=(
+                    access_targets
+                    if access_targets is not None
+                    else default_access_targets(candidates.network.extra.get("profile"))
+                ),
                 gateway_classes=gateway_classes,
                 names=settlement_names,
                 penalty=access_penalty,

@@ -27,6 +27,8 @@ from ..assignment import assign
 from ..calibration import Calibration, calibrate
 from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
+from ..corridors import regional_candidates
+from ..costs import read_costs
 from ..errors import UsageError
 from ..generate import generate_candidates
 from ..protect import Protection, protect_candidates
@@ -169,22 +171,51 @@ def calibrate_study(
     return replace(study, demand=cal.demand, meta=meta), cal
 
 
+def settlement_names(study: Study) -> tuple[str, ...] | None:
+    """The names of a study's internal zones where they are settlements (else None)."""
+    zones = getattr(study.model, "zones", None)
+    names = tuple(getattr(zones, "names", ()) or ())
+    demand = study.demand
+    if not names or demand is None or len(names) != int(np.asarray(demand.internal).sum()):
+        return None
+    return names if any(names) else None
+
+
+def _gateway_classes(study: Study) -> tuple[str, ...] | None:
+    gws = getattr(study.model, "gateways", None)
+    return None if gws is None else tuple(str(c) for c in gws.road_class)
+
+
+def _activity(study: Study) -> np.ndarray | None:
+    zones = getattr(study.model, "zones", None)
+    demand = study.demand
+    if zones is None or demand is None:
+        return None
+    act = np.asarray(zones.activity, dtype=np.float64)
+    return act if act.shape == (int(np.asarray(demand.internal).sum()),) else None
+
+
 def resolve_candidates(
     study: Study,
     candidates: str | Path | CandidateSet | None,
     *,
     profile: str,
-    max_candidates: int,
+    max_candidates: int | None,
     seed: int,
     toll_factor: float,
     distance_factor: float,
     areas: ProtectedAreas | None = None,
+    scale: str = CandidateSettings.scale,
+    regional: Mapping[str, Any] | None = None,
 ) -> tuple[CandidateSet, Protection | None]:
     """Candidates from the instance file, a CSV/GeoJSON file, or generated (``"auto"``).
 
     With ``areas``, every set passes :func:`optimizer.protect.protect_candidates`: a given
     or read set as a whole, generated proposals before their ranking (so that a forbidden
-    proposal leaves its place to the next best).
+    proposal leaves its place to the next best). Generated sets are regional
+    (:func:`optimizer.regional_candidates`, with the keywords ``regional``) where ``scale``
+    says so, or ``auto`` and the zones are settlements; else local
+    (:func:`optimizer.generate_candidates`).
     """
     net = study.network
 
@@ -213,16 +244,37 @@ def resolve_candidates(
             pool.append(protect_candidates(cs, areas))  # type: ignore[arg-type]
             return pool[-1].candidates
 
-        cs = generate_candidates(
-            net,
-            study.demand,
-            profile=profile,
-            max_candidates=max_candidates,
-            seed=seed,
-            toll_factor=toll_factor,
-            distance_factor=distance_factor,
-            screen=None if areas is None else screen,
+        limit: dict[str, Any] = (
+            {} if max_candidates is None else {"max_candidates": max_candidates}
         )
+        names = settlement_names(study)
+        if scale == "regional" or (scale == "auto" and names is not None):
+            cs = regional_candidates(
+                net,
+                study.demand,
+                profile=profile,
+                settlement_names=names,
+                gateway_classes=_gateway_classes(study),
+                activity=_activity(study),
+                toll_factor=toll_factor,
+                distance_factor=distance_factor,
+                areas=areas,
+                screen=None if areas is None else screen,
+                **limit,
+                **dict(regional or {}),
+            )
+        else:
+            cs = generate_candidates(
+                net,
+                study.demand,
+                profile=profile,
+                seed=seed,
+                toll_factor=toll_factor,
+                distance_factor=distance_factor,
+                screen=None if areas is None else screen,
+                **limit,
+                **{k: v for k, v in dict(regional or {}).items() if k == "costs"},
+            )
         return cs, (pool[0].restricted_to(cs) if pool else None)
     return protect(read_candidates(candidates, net))
 
@@ -239,8 +291,18 @@ def plan_study(
     method: str = OptimizeSettings.method,
     rgap: float = OptimizeSettings.rgap,
     time_limit: float | None = OptimizeSettings.time_limit,
-    max_candidates: int = CandidateSettings.max_candidates,
+    max_candidates: int | None = CandidateSettings.max_candidates,
     protected: str | Path | ProtectedAreas | None = CandidateSettings.protected,
+    scale: str = CandidateSettings.scale,
+    corridor_standard: str = CandidateSettings.corridor_standard,
+    corridor_variants: tuple[str, ...] = CandidateSettings.corridor_variants,
+    neighbours: int = CandidateSettings.neighbours,
+    detour_factor: float = CandidateSettings.detour_factor,
+    alignment: str = CandidateSettings.alignment,
+    costs: str | Path | None = CandidateSettings.costs,
+    access_targets: Mapping[str, float] | None = OptimizeSettings.access_targets,
+    access_penalty: float = OptimizeSettings.access_penalty,
+    require_access: bool = OptimizeSettings.require_access,
     appraisal: Appraisal | None = None,
     toll_factor: float = CostSettings.toll_factor,
     distance_factor: float = CostSettings.distance_factor,
@@ -262,8 +324,15 @@ def plan_study(
         For an instance file one is required; for generated candidates the default is
         :data:`DEFAULT_BUDGET_SHARE` of their total cost.
     objective
-        ``"tstt"``, ``"connectivity"`` or ``"auto"``: connectivity where the demand has
-        gateways (OSM areas), TSTT otherwise.
+        ``"tstt"``, ``"connectivity"``, ``"access"`` or ``"auto"``: access where the zones
+        are settlements (and the area has access points), connectivity where the demand
+        has gateways (OSM areas), TSTT otherwise.
+    scale, corridor_standard, corridor_variants, neighbours, detour_factor, alignment
+        The generated candidates (:func:`optimizer.regional_candidates`).
+    costs
+        A cost file (:func:`optimizer.costs.read_costs`) over the default unit costs.
+    access_targets, access_penalty, require_access
+        The access objective and rule (:mod:`optimizer.access`).
     weights
         ``"internal=0.5,external=0.5"`` or a mapping.
     protected
@@ -288,6 +357,28 @@ def plan_study(
         budget_share = DEFAULT_BUDGET_SHARE
     if protected is not None and not isinstance(protected, ProtectedAreas):
         protected = read_protected(protected, crs=net.crs)
+    names = settlement_names(study)
+    if objective == "auto":
+        has_points = bool((net.extra.get("access_points") or {}).get("node_ids"))
+        if names is not None and has_points:
+            objective = "access"
+        else:
+            objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
+    table = read_costs(costs) if costs is not None else None
+    regional: dict[str, Any] = {
+        "objective": objective,
+        "access_targets": access_targets,
+        "access_penalty": access_penalty,
+        "standard": corridor_standard,
+        "variants": corridor_variants,
+        "neighbours": neighbours,
+        "detour_factor": detour_factor,
+        "alignment": alignment,
+        **({"costs": table} if table is not None else {}),
+    }
+    w = parse_weights(weights) if isinstance(weights, str) else weights
+    if w and "equity" in w:
+        regional["equity"] = float(w["equity"])
     cs, protection = resolve_candidates(
         study,
         candidates,
@@ -297,15 +388,9 @@ def plan_study(
         toll_factor=toll_factor,
         distance_factor=distance_factor,
         areas=protected,
+        scale=scale,
+        regional=regional,
     )
-    if objective == "auto":
-        objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
-    activity = None
-    model = study.model
-    if model is not None and getattr(model, "zones", None) is not None:
-        act = np.asarray(model.zones.activity, dtype=np.float64)
-        if act.shape == (int(np.asarray(demand.internal).sum()),):
-            activity = act
     base = net.replace(candidates=None, validate=False) if net.candidates is not None else net
     plan = optimize(
         base,
@@ -314,9 +399,9 @@ def plan_study(
         budget=budget,
         budget_share=budget_share,
         objective=objective,
-        weights=parse_weights(weights) if isinstance(weights, str) else weights,
+        weights=w,
         min_resilience=min_resilience,
-        activity=activity,
+        activity=_activity(study),
         method=method,
         rgap=rgap,
         time_limit=time_limit,
@@ -324,6 +409,11 @@ def plan_study(
         toll_factor=toll_factor,
         distance_factor=distance_factor,
         callback=callback,
+        access_targets=access_targets,
+        access_penalty=access_penalty,
+        require_access=require_access,
+        settlement_names=names,
+        gateway_classes=_gateway_classes(study),
     )
     return PlanRun(study, cs, plan, protection)
 

@@ -34,10 +34,19 @@ from networks.sources import check_tolerance
 from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
+from ..access import ACCESS_PENALTY, check_access_targets
 from ..appraisal import Appraisal
 from ..assignment import METHODS as ASSIGN_METHODS
 from ..assignment import ON_DISCONNECTED, assign, check_options
 from ..calibration import calibrate
+from ..corridors import (
+    CORRIDOR_NEIGHBOURS,
+    CORRIDOR_STANDARD,
+    CORRIDOR_VARIANTS,
+    GAP_DETOUR_FACTOR,
+    parse_standard,
+    regional_candidates,
+)
 from ..errors import OptionError
 from ..generate import generate_candidates
 from ..problem import OBJECTIVES, check_budget, check_min_resilience, resolve_weights
@@ -458,12 +467,23 @@ class CalibrationSettings(Section):
     )
 
 
+#: Candidate generators: ``regional`` (corridors, sections, gap-closing roads, interchange
+#: connectors: :func:`optimizer.regional_candidates`) and ``local`` (street-scale
+#: widenings, class upgrades, short missing links: :func:`optimizer.generate_candidates`).
+CANDIDATE_SCALES = ("auto", "regional", "local")
+
+
+def _check_standards(value: Any) -> None:
+    for v in (value,) if isinstance(value, str) else value:
+        parse_standard(v)
+
+
 @dataclass(frozen=True)
 class CandidateSettings(Section):
     """Where the upgrade candidates come from: ``[candidates]``."""
 
     TITLE: ClassVar[str] = "candidates"
-    API: ClassVar[tuple[Callable[..., Any], ...]] = (generate_candidates,)
+    API: ClassVar[tuple[Callable[..., Any], ...]] = (regional_candidates,)
 
     TABLE: ClassVar[str] = "candidates"
 
@@ -476,12 +496,61 @@ class CandidateSettings(Section):
         path=True,
         keep=("auto", "instance"),
     )
-    max_candidates: int = setting(
-        default_of(generate_candidates, "max_candidates"),
-        "number of generated candidates",
+    scale: str = setting(
+        "auto",
+        "generated candidates: regional (whole corridors to a design standard, congested "
+        "sections, new roads closing gaps, interchange connectors) or local (street-scale "
+        "widenings, class upgrades, short missing links); auto: regional where the zones "
+        "are settlements",
+        choices=CANDIDATE_SCALES,
+    )
+    max_candidates: int | None = setting(
+        None,
+        "number of generated candidates (default 40 regional, 12 local)",
         key="max",
         metavar="N",
         check=_positive("max_candidates"),
+    )
+    corridor_standard: str = setting(
+        CORRIDOR_STANDARD,
+        "design standard of corridor upgrades and new roads: jtg-1, jtg-2, jtg-3 (JTG "
+        "B01-2014 class-1/2/3 highways) or CLASS:LANES:SPEED[/SPEED[/SPEED]] (OSM class, "
+        "lanes per direction, design speeds in km/h for plain/rolling/mountainous terrain)",
+        key="standard",
+        metavar="STD",
+        check=_check_standards,
+    )
+    corridor_variants: tuple[str, ...] = setting(
+        CORRIDOR_VARIANTS,
+        "standards of the exclusive variants offered on each corridor (comma-separated)",
+        key="variants",
+        metavar="STD,...",
+        check=_check_standards,
+    )
+    neighbours: int = setting(
+        CORRIDOR_NEIGHBOURS,
+        "corridors and gap-closing roads join each settlement to this many nearest ones",
+        metavar="K",
+        check=_positive("neighbours"),
+    )
+    detour_factor: float = setting(
+        GAP_DETOUR_FACTOR,
+        "new roads close gaps whose network route is longer than this times the straight line",
+        metavar="F",
+        check=_positive("detour_factor"),
+    )
+    alignment: str = setting(
+        "terrain",
+        "alignment of new roads: terrain (least-cost over the DEM, around forbidden areas) "
+        "or straight",
+        choices=("terrain", "straight"),
+    )
+    costs: str | None = setting(
+        None,
+        "unit costs by road class (CSV: road_class,new_build_per_km,widen_per_lane_km,"
+        "upgrade_per_km[,unit]) over the defaults of optimizer.costs",
+        metavar="FILE",
+        path=True,
     )
     protected: str | None = setting(
         None,
@@ -510,13 +579,36 @@ class OptimizeSettings(Section):
     )
     objective: str = setting(
         "auto",
-        "what to minimise (auto: connectivity where there are gateways, else tstt)",
+        "what to minimise (auto: access where the zones are settlements, connectivity "
+        "where there are gateways, else tstt)",
         choices=("auto", *OBJECTIVES),
+    )
+    access_targets: dict[str, float] | None = setting(
+        None,
+        "access targets in minutes by class, e.g. expressway=30,trunk=15 (default: "
+        "expressway=30 and trunk=15 in China, primary=15 under the generic profile)",
+        key="access_target",
+        flag="access-target",
+        metavar="T",
+        parse=parse_weights,
+        check=check_access_targets,
+    )
+    access_penalty: float = setting(
+        ACCESS_PENALTY,
+        "extra objective minutes per minute beyond an access target",
+        metavar="P",
+        check=_positive("access_penalty", strict=False),
+    )
+    require_access: bool = setting(
+        False,
+        "only plans that bring every settlement within every access target (else: "
+        "infeasible, with the shortfall)",
     )
     weights: dict[str, float] | None = setting(
         None,
-        "connectivity weights, e.g. internal=0.5,external=0.5[,resilience=10] (default: "
-        "internal=0.5,external=0.5)",
+        "objective weights, e.g. internal=0.5,external=0.5[,resilience=10] (connectivity; "
+        "default internal=0.5,external=0.5) or equity=1 (access: the worst settlement's "
+        "score)",
         metavar="W",
         parse=parse_weights,
         check=resolve_weights,
