@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -143,9 +143,9 @@ class Alignment:
     terrain: str
     cost_factor: float
     method: str
-    heights: np.ndarray
-    cell_m: float
-    grade_relaxed: bool
+    heights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cell_m: float = math.nan
+    grade_relaxed: bool = False
 
     @property
     def detour(self) -> float:
@@ -724,7 +724,9 @@ def align(
     dear
         ``(polygon, multiplier)`` pairs: building there costs ``multiplier`` (``>= 1``)
         times as much, and the router weighs its moves by it; an infinite multiplier
-        forbids the area.
+        forbids the area. So protected areas (:class:`networks.protected.ProtectedAreas`,
+        in the network's CRS) give both rules at once:
+        ``dear=zip(areas.geometry, areas.multiplier)``.
     method
         ``terrain`` (the least-cost path) or ``straight`` (the segment; None if it meets a
         forbidden area); :data:`METHODS`.

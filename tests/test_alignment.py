@@ -15,6 +15,7 @@ import shapely
 from networks import alignment as A
 from networks import terrain as T
 from networks.errors import DEMCoverageError
+from networks.protected import ProtectedAreas
 
 CRS = "EPSG:32632"
 X0, Y0 = 680000.0, 5540000.0  # UTM 32N, near Bayreuth
@@ -207,6 +208,25 @@ def test_a_dear_area_is_avoided_when_the_detour_is_cheap():
     b = A.align(START, END, dear=[(square, 1.01)])
     assert b is not None and b.detour < 1.01
     assert b.cost_factor == pytest.approx(1.0 + 0.01 * 2000.0 / 8000.0, rel=1e-3)
+
+
+def test_protected_areas_give_both_rules_at_once():
+    wall = shapely.box(X0 + 3000.0, Y0 - 1000.0, X0 + 3200.0, Y0 + 1000.0)
+    town = shapely.box(X0 + 5000.0, Y0 - 300.0, X0 + 6000.0, Y0 + 300.0)
+    areas = ProtectedAreas(
+        geometry=(wall, town),
+        names=("park", "town"),
+        rows=(1, 2),
+        multiplier=np.array([math.inf, 2.0]),
+        crs=CRS,
+        source="in code",
+    )
+    a = A.align(START, END, dear=zip(areas.geometry, areas.multiplier, strict=True))
+    b = A.align(START, END, forbidden=[wall], dear=[(town, 2.0)])
+    assert a is not None and b is not None
+    assert np.array_equal(a.xy, b.xy) and a.cost_factor == b.cost_factor
+    assert not a.line.intersects(wall)
+    assert a.line.intersection(town).length < 0.05 * a.length_m
 
 
 def test_overlapping_dear_areas_combine_by_their_maximum():
