@@ -73,6 +73,7 @@ __all__ = [
     "heavy_vehicle_time_factor",
     "line_terrain",
     "link_terrain",
+    "profile_heights",
     "read_dem",
     "terrain_class",
 ]
@@ -565,6 +566,41 @@ def _profiles(lines: Sequence[Any], mpu: float, step_m: float) -> _Profiles:
     frac = j / count[owner]
     pts = shapely.line_interpolate_point(geoms[owner], frac, normalized=True)
     return _Profiles(start, shapely.get_x(pts), shapely.get_y(pts), length)
+
+
+def profile_heights(
+    line: Any,
+    surface: Surface,
+    *,
+    crs: str | None = None,
+    step_m: float = PROFILE_STEP_M,
+    metres_per_unit: float = 1.0,
+) -> tuple[np.ndarray, float]:
+    """Heights along a line at equal spacing, as :func:`apply_terrain` samples a link.
+
+    Parameters
+    ----------
+    line
+        A shapely LineString (any number of vertices) in ``crs``.
+    surface
+        The heights; sampled bilinearly (:meth:`Surface.sample`, reprojected to its CRS).
+    crs
+        The line's CRS (default: the surface's own).
+    step_m
+        Largest spacing of the points (m): the line is cut into ``N = ceil(run / step_m)``
+        equal pieces.
+    metres_per_unit
+        Metres per unit of the line's coordinates.
+
+    Returns
+    -------
+    heights : float64 array (N + 1,)
+        Metres, from the line's first vertex to its last; NaN where the surface has none.
+    run_m : float
+        The line's horizontal length (m); each piece is ``run_m / N`` long.
+    """
+    prof = _profiles([line], float(metres_per_unit), float(step_m))
+    return surface.sample(prof.x, prof.y, crs=crs), float(prof.run_m[0])
 
 
 def _link_lines(network: Network, links: np.ndarray) -> list[Any]:
