@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_BUDGET_SHARE",
     "PlanRun",
     "calibrate_study",
+    "design_hour_factor",
     "open_job_study",
     "plan_study",
     "run_assign",
@@ -271,7 +272,8 @@ def plan_study(
         no candidate touching a forbidden one is offered, those touching a multiplier
         area cost more (:mod:`optimizer.protect`); the record is ``PlanRun.protection``.
     appraisal
-        Money terms (default :class:`optimizer.Appraisal`).
+        Money terms (default :class:`optimizer.Appraisal`); the K factor of a
+        design-hour demand is added where it has none (:func:`design_hour_factor`).
     callback
         Progress rows of the search (see :func:`optimizer.optimize`).
     """
@@ -298,6 +300,11 @@ def plan_study(
         distance_factor=distance_factor,
         areas=protected,
     )
+    appraisal = appraisal or Appraisal()
+    k = design_hour_factor(study)
+    if appraisal.design_hour_factor is None and k is not None:
+        appraisal = replace(appraisal, design_hour_factor=k)
+    appraisal.unit_of(cs.cost_unit)  # the money units agree, before the search
     if objective == "auto":
         objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
     activity = None
@@ -342,18 +349,32 @@ def run_optimize(
     if study is None:
         study = open_job_study(job.study)
     study, cal = calibrate_study(study, job.calibration, **job.costs.values())
-    o = job.optimize.values()
-    appraisal = Appraisal(value_of_time=o.pop("value_of_time"))
+    appraisal = job.appraisal.appraisal(
+        design_hour_factor=design_hour_factor(study), heavy_share=job.study.heavy_share
+    )
     run = plan_study(
         study,
         **job.candidates.values(),
-        **o,
+        **job.optimize.values(),
         **job.costs.values(),
         appraisal=appraisal,
         seed=job.study.seed,
         callback=callback,
     )
     return run if cal is None else replace(run, calibration=cal)
+
+
+def design_hour_factor(study: Study) -> float | None:
+    """K of a design-hour demand (design-hour trips over daily trips), else None.
+
+    The synthesised demand of an OpenStreetMap study is the design hour's
+    (:func:`networks.zoning.demand_model`); the appraisal annualises it with K.
+    """
+    demand, model = study.demand, study.model
+    if demand is None or demand.period != "design hour" or model is None:
+        return None
+    k = getattr(model, "parameters", {}).get("design_hour_factor")
+    return None if k is None else float(k)
 
 
 def run_assign(

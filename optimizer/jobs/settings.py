@@ -34,7 +34,6 @@ from networks.sources import check_tolerance
 from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
-from ..appraisal import Appraisal
 from ..assignment import METHODS as ASSIGN_METHODS
 from ..assignment import ON_DISCONNECTED, assign, check_options
 from ..calibration import calibrate
@@ -45,6 +44,7 @@ from ..search import METHODS as SEARCH_METHODS
 from ..search import optimize
 
 __all__ = [
+    "AppraisalSettings",
     "AssignJob",
     "AssignOutputSettings",
     "AssignSettings",
@@ -68,6 +68,7 @@ __all__ = [
     "setting",
     "specs",
 ]
+from .appraisal_settings import AppraisalSettings
 from .setting_types import (
     Field,
     Section,
@@ -497,7 +498,6 @@ class OptimizeSettings(Section):
     """The design search (:func:`optimizer.optimize`): ``[optimize]``."""
 
     TITLE: ClassVar[str] = "design search"
-    API: ClassVar[tuple[Callable[..., Any], ...]] = (Appraisal,)
 
     TABLE: ClassVar[str] = "optimize"
 
@@ -546,13 +546,6 @@ class OptimizeSettings(Section):
         unit="s",
         metavar="S",
         check=_positive("time_limit"),
-    )
-    value_of_time: float = setting(
-        Appraisal.value_of_time,
-        "value of time for the money appraisal",
-        unit="currency units per vehicle-hour",
-        metavar="V",
-        check=_positive("value_of_time", strict=False),
     )
 
     def check(self) -> None:
@@ -809,12 +802,14 @@ class OptimizeJob(Job):
         "costs": CostSettings,
         "candidates": CandidateSettings,
         "optimize": OptimizeSettings,
+        "appraisal": AppraisalSettings,
         "output": OutputSettings,
     }
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     costs: CostSettings = field(default_factory=CostSettings)
     candidates: CandidateSettings = field(default_factory=CandidateSettings)
     optimize: OptimizeSettings = field(default_factory=OptimizeSettings)
+    appraisal: AppraisalSettings = field(default_factory=AppraisalSettings)
 
 
 #: the job type of each scenario ``command``
