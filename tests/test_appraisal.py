@@ -11,6 +11,7 @@ paper:
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -30,10 +31,14 @@ from optimizer.appraisal import (
 from optimizer.candidates import Candidate, CandidateSet, extend_network
 from optimizer.errors import OptionError
 from optimizer.jobs import pipeline
-from optimizer.jobs.cli import build_parser, settings_of
+from optimizer.jobs.cli import build_parser, print_plan_summary, settings_of
+from optimizer.jobs.documents import plan_document
+from optimizer.jobs.outputs import write_plan_outputs
 from optimizer.jobs.scenario import scenario_from_dict
 from optimizer.jobs.settings import AppraisalSettings, OptimizeJob, StudySettings
 from optimizer.problem import DesignProblem
+
+WARNING = "the plan costs more than it saves at these values"
 
 # the hand computation (money in thousand CNY)
 TSTT_BEFORE = 100 * 30 + 60 * 15  # 3900 veh-min per hour
@@ -105,6 +110,20 @@ def hand_run() -> pipeline.PlanRun:
         objective="tstt",
         rgap=1e-10,
         appraisal=HAND,
+    )
+
+
+@pytest.fixture(scope="module")
+def poor_run() -> pipeline.PlanRun:
+    """The same plan at a value of time of 1 CNY per vehicle-hour: BCR below 1."""
+    net, dem, cs = _two_roads()
+    return pipeline.plan_study(
+        Study(net, dem, source="two roads"),
+        candidates=cs,
+        budget=700.0,
+        objective="tstt",
+        rgap=1e-10,
+        appraisal=dataclasses.replace(HAND, value_of_time=1.0),
     )
 
 
@@ -259,6 +278,34 @@ def test_money_units_must_agree():
         Appraisal(currency="EUR").unit_of("thousand CNY")
     with pytest.raises(OptionError, match="cost_unit"):
         Appraisal(cost_unit="million CNY").unit_of("thousand CNY")
+
+
+# ---------------------------------------------------------------------- the warning
+def test_a_plan_below_one_is_flagged_in_summary_plan_and_report(poor_run, tmp_path, capsys):
+    app = poor_run.plan.appraisal
+    # 455 / 35 = 13 thousand CNY a year: PV 13 x 9.818 + 57.2 = 184.9 against 700
+    assert app["benefit_cost_ratio"] == pytest.approx((13 * ANNUITY + RESIDUAL * D20) / 700)
+    assert app["benefit_cost_ratio"] < 1 and app["preferred"] == "do nothing"
+    assert app["warning"].startswith(WARNING)
+    print_plan_summary(poor_run)
+    out = capsys.readouterr().out
+    assert "WARNING" in out and WARNING in out
+    write_plan_outputs(poor_run, tmp_path, settings={"command": "optimize"})
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    assert doc["warnings"] == [app["warning"]]
+    assert doc["appraisal"]["warning"] == app["warning"]
+    assert doc["appraisal"]["discount_rate"] == 0.08
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="warning"' in page and WARNING in page
+    assert "Appraisal against doing nothing" in page
+    assert f"# warning: {WARNING}" in (tmp_path / "plan.csv").read_text()
+
+
+def test_a_plan_worth_building_has_no_warning(hand_run, capsys):
+    assert plan_document(hand_run)["warnings"] == []
+    print_plan_summary(hand_run)
+    out = capsys.readouterr().out
+    assert "WARNING" not in out and "net present value" in out
 
 
 # ---------------------------------------------------------------------- the settings
