@@ -201,6 +201,10 @@ class Appraisal:
     cost_unit : str or None
         The candidates' cost unit where they do not name one (e.g. "thousand CNY");
         default: the candidates' own.
+    time_unit_hours : float or None
+        Hours in one unit of the network's time (0.01 for SiouxFalls' hundredths of an
+        hour); default: from the network's units (:data:`TIME_UNIT_HOURS`), and no money
+        terms where they name none.
     design_hour_factor : float or None
         K, the design hour's share of the daily trips, for a design-hour demand (the
         job pipeline sets it from the study; None: no design-hour demand).
@@ -221,6 +225,7 @@ class Appraisal:
     service_life: Mapping[str, float] | None = None
     currency: str = "CNY"
     cost_unit: str | None = None
+    time_unit_hours: float | None = None
     design_hour_factor: float | None = None
     heavy_share: float = HEAVY_SHARE
 
@@ -244,6 +249,8 @@ class Appraisal:
             raise bad("discount_rate", "give a fraction a year in [0, 1), e.g. 0.08 for 8 %")
         if not str(self.currency).strip():
             raise bad("currency", "name the currency, e.g. CNY")
+        if self.time_unit_hours is not None and not _finite(self.time_unit_hours, 0, strict=True):
+            raise bad("time_unit_hours", "give the hours in one network time unit, > 0")
         if self.design_hour_factor is not None and not (0 < self.design_hour_factor <= 1):
             raise bad("design_hour_factor", "give K in (0, 1]")
         if not (0 <= self.heavy_share <= 1):
@@ -426,8 +433,11 @@ def _figures(
 ) -> dict[str, float | None]:
     """PV of benefits and costs, NPV, BCR and FYRR of a first-year benefit and a cost."""
     pv_c = cost * app.cost_factor()
-    if annual is None:
-        return {"annual_benefit": None, "present_value_costs": pv_c}
+    if annual is None:  # no money value of time: the costs alone
+        keys = ("annual_benefit", "present_value_time_savings", "residual_value_at_end",
+                "present_value_residual", "present_value_benefits")  # fmt: skip
+        return {**dict.fromkeys(keys), "present_value_costs": pv_c, "net_present_value": None,
+                "benefit_cost_ratio": None, "first_year_rate_of_return": None}  # fmt: skip
     c, n = app.construction_years, app.years
     pv_t = annual * app.annuity * app.discount(c)
     pv_r = residual * app.discount(c + n)
@@ -473,11 +483,14 @@ def appraise(
         One JSON-ready row per chosen upgrade, and the plan's money row with every
         parameter used, the comparison with doing nothing and a ``warning`` (None
         unless the benefit/cost ratio is below 1). Money is in the cost unit; it is
-        ``None`` where the network's time unit is not one of :data:`TIME_UNIT_HOURS`.
+        ``None`` where the network's time unit is not one of :data:`TIME_UNIT_HOURS` and
+        ``time_unit_hours`` is not given.
     """
     cs = problem.candidates
     unit, per_cost_unit = app.unit_of(cs.cost_unit)
-    to_hours = TIME_UNIT_HOURS.get(cs.network.units.time.strip().lower())
+    to_hours = app.time_unit_hours
+    if to_hours is None:
+        to_hours = TIME_UNIT_HOURS.get(cs.network.units.time.strip().lower())
     periods, vot = app.periods, app.mean_value_of_time
 
     def money(vehicle_time: float) -> float | None:
@@ -517,6 +530,7 @@ def appraise(
         "warning": None,
         **app.parameters(),
         "time_unit": cs.network.units.time,
+        "time_unit_hours": to_hours,
         "money_unit": unit,
     }
     if bcr is not None and bcr < 1:

@@ -18,7 +18,7 @@ import pytest
 
 from networks import Demand, Network
 from networks.errors import FileFormatError
-from networks.network import OSM_UNITS
+from networks.network import OSM_UNITS, Units
 from networks.roads import PROFILES
 from networks.sources import Study
 from optimizer.appraisal import (
@@ -234,6 +234,20 @@ def test_a_prerequisite_is_left_out_with_what_requires_it():
     assert "left_out_with" not in details[1]
 
 
+def test_a_network_time_unit_in_hundredths_of_an_hour_needs_its_hours():
+    net, dem, cs = _two_roads()
+    cs = dataclasses.replace(cs, network=cs.network.replace(units=Units()))  # "file units"
+    pb = DesignProblem.build(cs, dem, network=net, budget=700.0, objective="tstt")
+    both = np.array([True, True])
+    details, row = appraise(pb, both, _tstt(pb.empty())[1], _tstt(both)[1], 2600.0, HAND, _tstt)
+    assert row["benefit_cost_ratio"] is None and row["net_present_value"] is None
+    assert row["present_value_costs"] == 700.0 and details[0]["annual_benefit"] is None
+    # the same times read as hundredths of an hour: 1300 x 0.01 h x 600 x 35 / 1000
+    app = dataclasses.replace(HAND, time_unit_hours=0.01)
+    _, row = appraise(pb, both, _tstt(pb.empty())[1], _tstt(both)[1], 2600.0, app, _tstt)
+    assert row["annual_benefit"] == pytest.approx(273.0) and row["time_unit_hours"] == 0.01
+
+
 def test_annualisation_by_periods_or_by_the_k_factor():
     assert Appraisal().periods == 500.0 and Appraisal().method == "periods"
     k = Appraisal(design_hour_factor=0.1)  # a design-hour demand: 365 days / K
@@ -334,6 +348,8 @@ def test_appraisal_settings_from_the_command_line():
             "CNY",
             "--cost-unit",
             "thousand CNY",
+            "--time-unit-hours",
+            "0.01",
         ]
     )
     s = settings_of(args, AppraisalSettings)
@@ -343,6 +359,7 @@ def test_appraisal_settings_from_the_command_line():
     assert (app.periods, app.years, app.discount_rate) == (600.0, 30, 0.06)
     assert (app.construction_years, app.residual_value) == (2, False)
     assert app.life("widen") == 25.0 and app.life("upgrade") == 25.0  # the shortest
+    assert (app.cost_unit, app.time_unit_hours) == ("thousand CNY", 0.01)
     assert settings_of(build_parser().parse_args(["optimize", "--value-of-time", "40"]),
                        AppraisalSettings).appraisal().mean_value_of_time == 40.0  # fmt: skip
 

@@ -161,6 +161,16 @@ class AppraisalSettings(Section):
         metavar="UNIT",
     )
 
+    time_unit_hours: float | None = setting(
+        default_of(Appraisal, "time_unit_hours"),
+        "hours in one unit of the network's time, e.g. 0.01 for a TNTP file in hundredths "
+        "of an hour (default: from the network's units: min, h or s; no money terms "
+        "where they name none)",
+        unit="hours",
+        metavar="H",
+        check=_positive("time_unit_hours"),
+    )
+
     def check(self) -> None:
         """The checks of :class:`~optimizer.appraisal.Appraisal` itself.
 

@@ -350,7 +350,11 @@ def print_plan_summary(run) -> None:
 def appraisal_lines(app: dict[str, Any]) -> list[str]:
     """The plan's money terms against doing nothing, with the warning when BCR < 1."""
     if app.get("present_value_benefits") is None:
-        return []
+        return [
+            f"{'appraisal':22s} no money terms: the network's time unit "
+            f"({app.get('time_unit')}) is not minutes, hours or seconds; give "
+            "--time-unit-hours"
+        ]
     u = app.get("money_unit", "")
     lines = [
         f"{'benefit/cost ratio':22s} {_num(app.get('benefit_cost_ratio'), 3)}: present value "

@@ -202,7 +202,10 @@ def _baseline_html(plan: Any, unit: str) -> str:
 def _appraisal_html(app: Mapping[str, Any]) -> str:
     """The money terms against doing nothing, and every parameter they used."""
     if app.get("present_value_benefits") is None:
-        return "<p>No money terms: the network's time unit is not one the appraisal knows.</p>"
+        return (
+            f"<p>No money terms: the network's time unit ({_e(app.get('time_unit'))}) is not "
+            "minutes, hours or seconds; set <code>appraisal.time_unit_hours</code>.</p>"
+        )
     u = app.get("money_unit", "")
     rows = [
         ("present value of the time savings", fmt(app.get("present_value_time_savings"))),
@@ -229,7 +232,11 @@ def _appraisal_html(app: Mapping[str, Any]) -> str:
     out.append(_table(("", "do nothing", "this plan"), cmp_rows, cls="kv", numeric=(1, 2)))
     if app.get("preferred"):
         out.append(f"<p>Preferred at these values: {_e(app['preferred'])}.</p>")
-    params = {k: app.get(k) for k in (*PARAMETERS, "time_unit", "money_unit") if k in app}
+    params = {
+        k: app.get(k)
+        for k in (*PARAMETERS, "time_unit", "time_unit_hours", "money_unit")
+        if k in app
+    }
     out.append("<h3>Parameters</h3>")
     out.append(_table(("parameter", "value"), _settings_rows(params), cls="kv"))
     return "".join(out)
