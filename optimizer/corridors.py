@@ -800,10 +800,10 @@ def regional_candidates(
     access_targets: Mapping[str, float] | None = None,
     access_penalty: float = ACCESS_PENALTY,
     equity: float = 0.0,
-    standard: str | Standard = CORRIDOR_STANDARD,
-    variants: Sequence[str | Standard] = CORRIDOR_VARIANTS,
+    corridor_standard: str | Standard = CORRIDOR_STANDARD,
+    corridor_variants: Sequence[str | Standard] = CORRIDOR_VARIANTS,
     neighbours: int = CORRIDOR_NEIGHBOURS,
-    max_candidates: int = REGIONAL_MAX_CANDIDATES,
+    max_candidates: int | None = None,
     min_per_source: int = 2,
     vc_threshold: float = VC_THRESHOLD,
     detour_factor: float = GAP_DETOUR_FACTOR,
@@ -832,13 +832,14 @@ def regional_candidates(
     activity, settlement_names, gateway_classes, access_targets, access_penalty, equity
         The settlements' population and names, the gateways' road classes and the access
         objective's terms (:mod:`optimizer.access`).
-    standard, variants
+    corridor_standard, corridor_variants
         The design standard of corridors and new roads, and those of the exclusive
         variants of each corridor (:func:`parse_standard`).
     neighbours
         Corridors and gaps join each settlement to this many nearest ones.
     max_candidates, min_per_source
-        How many to keep, and the places reserved for the best of each source.
+        How many to keep (default :data:`REGIONAL_MAX_CANDIDATES`), and the places
+        reserved for the best of each source.
     vc_threshold
         Volume/capacity from which a section is congested.
     detour_factor
@@ -874,11 +875,13 @@ def regional_candidates(
         raise InvalidCandidatesError(
             f"unknown generator(s) {unknown}; choose from {', '.join(REGIONAL_SOURCES)}"
         )
+    if max_candidates is None:
+        max_candidates = REGIONAL_MAX_CANDIDATES
     if max_candidates < 0 or neighbours < 1:
         raise InvalidCandidatesError("max_candidates must be >= 0 and neighbours >= 1")
     _check_generate_inputs(network, demand, result)
-    std = parse_standard(standard)
-    alts = [parse_standard(v) for v in variants]
+    std = parse_standard(corridor_standard)
+    alts = [parse_standard(v) for v in corridor_variants]
     alts = [v for v in alts if v.name != std.name]
     prof = _road_profile(network, profile) or PROFILES["generic"]
     for s in (std, *alts):

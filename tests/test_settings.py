@@ -26,6 +26,7 @@ SECTIONS = [
     S.CandidateSettings,
     S.CalibrationSettings,
     S.OptimizeSettings,
+    S.AppraisalSettings,
     S.OutputSettings,
     S.AssignOutputSettings,
     S.ConsoleSettings,

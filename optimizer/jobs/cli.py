@@ -31,6 +31,7 @@ from .documents import jsonable, version
 from .format import fmt
 from .pipeline import open_job_study
 from .settings import (
+    AppraisalSettings,
     AssignJob,
     AssignOutputSettings,
     AssignSettings,
@@ -315,9 +316,11 @@ def print_plan_summary(run) -> None:
     if not plan.selected:
         print("chosen      nothing" + (f" ({plan.message})" if plan.message else ""))
     for d in plan.selected_details:
+        bcr = d.get("benefit_cost_ratio")
         print(
             f"chosen      {d['id']}: {d.get('label', '')} (cost {_num(d['cost'])}, "
-            f"benefit/cost {_num(d.get('benefit_cost_ratio'), 3)})"
+            f"benefit/cost {_num(bcr, 3)}"
+            + (", costs more than it saves)" if bcr is not None and bcr < 1 else ")")
         )
     b, a = plan.metrics_before, plan.metrics_after
     for key, what in (
@@ -331,12 +334,8 @@ def print_plan_summary(run) -> None:
             f"{'resilience':22s} {_num(b.get('resilience'), 3)} -> {_num(a.get('resilience'), 3)}"
         )
     print(f"{'TSTT':22s} {_num(b.get('tstt'), 8)} -> {_num(a.get('tstt'), 8)}")
-    app = plan.appraisal
-    if app.get("benefit_cost_ratio") is not None:
-        print(
-            f"{'benefit/cost ratio':22s} {_num(app['benefit_cost_ratio'], 3)} "
-            f"(annual benefit {_num(app['annual_benefit'])})"
-        )
+    for line in appraisal_lines(plan.appraisal):
+        print(line)
     if plan.baseline:
         print(
             f"{'greedy baseline':22s} {_num(plan.baseline['objective'], 8)} "
@@ -346,6 +345,32 @@ def print_plan_summary(run) -> None:
         f"equilibria  {plan.evaluations} solved, equilibrium gap "
         f"{_num(a.get('relative_gap'), 3)}, {plan.seconds:.1f} s"
     )
+
+
+def appraisal_lines(app: dict[str, Any]) -> list[str]:
+    """The plan's money terms against doing nothing, with the warning when BCR < 1."""
+    if app.get("present_value_benefits") is None:
+        return [
+            f"{'appraisal':22s} no money terms: the network's time unit "
+            f"({app.get('time_unit')}) is not minutes, hours or seconds; give "
+            "--time-unit-hours"
+        ]
+    u = app.get("money_unit", "")
+    lines = [
+        f"{'benefit/cost ratio':22s} {_num(app.get('benefit_cost_ratio'), 3)}: present value "
+        f"of benefits {_num(app['present_value_benefits'])} against costs "
+        f"{_num(app.get('present_value_costs'))} {u}",
+        f"{'net present value':22s} {_num(app.get('net_present_value'))} {u} against doing "
+        f"nothing; first-year return {_num(app.get('first_year_rate_of_return'), 3)} "
+        f"(annual benefit {_num(app.get('annual_benefit'))} {u})",
+        f"{'appraisal':22s} {app.get('years')} years at {_num(app.get('discount_rate'), 3)} "
+        f"a year, value of time {_num(app.get('value_of_time'), 4)} {app.get('currency')}"
+        f"/veh-h, {_num(app.get('periods_per_year'), 5)} periods a year "
+        f"({app.get('annualisation')})",
+    ]
+    if app.get("warning"):
+        lines.append(f"WARNING     {app['warning']}")
+    return lines
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
@@ -408,6 +433,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         costs=settings_of(args, CostSettings),
         candidates=settings_of(args, CandidateSettings),
         optimize=settings_of(args, OptimizeSettings),
+        appraisal=settings_of(args, AppraisalSettings),
         output=settings_of(args, OutputSettings),
     )
     settings = job.document()
@@ -503,6 +529,7 @@ COMMANDS: dict[str, Command] = {
             (CalibrationSettings, None),
             (CandidateSettings, None),
             (OptimizeSettings, None),
+            (AppraisalSettings, None),
             (CostSettings, None),
             (OutputSettings, None),
             _CONSOLE,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["jsonable", "plan_document", "plan_rows", "version"]
+__all__ = ["PLAN_COLUMNS", "jsonable", "plan_document", "plan_rows", "plan_warnings", "version"]
 
 
 def version() -> str:
@@ -63,6 +63,7 @@ def plan_document(
     """
     plan = run.plan
     doc = plan.summary()
+    doc["warnings"] = plan_warnings(plan)
     doc["network"] = run.study.network.name
     doc["source"] = run.study.source
     doc["candidates"] = run.candidates.summary()
@@ -80,23 +81,34 @@ def plan_document(
     return jsonable(doc)
 
 
+#: The columns of plan.csv: one row per chosen upgrade, its money terms left out one at a
+#: time (:func:`optimizer.appraisal.appraise`).
+PLAN_COLUMNS = (
+    "id",
+    "kind",
+    "label",
+    "cost",
+    "init_node",
+    "term_node",
+    "length",
+    "tstt_saved",
+    "objective_gain",
+    "annual_benefit",
+    "present_value_benefits",
+    "present_value_costs",
+    "net_present_value",
+    "benefit_cost_ratio",
+    "first_year_rate_of_return",
+    "residual_value_at_end",
+)
+
+
 def plan_rows(run: Any) -> list[dict[str, Any]]:
-    """One row per chosen upgrade, for plan.csv."""
-    rows = []
-    for d in run.plan.selected_details:
-        rows.append(
-            {
-                "id": d["id"],
-                "kind": d["kind"],
-                "label": d.get("label", ""),
-                "cost": d["cost"],
-                "init_node": d.get("init_node"),
-                "term_node": d.get("term_node"),
-                "length": d.get("length"),
-                "tstt_saved": d.get("tstt_saved"),
-                "objective_gain": d.get("objective_gain"),
-                "annual_benefit": d.get("annual_benefit"),
-                "benefit_cost_ratio": d.get("benefit_cost_ratio"),
-            }
-        )
-    return rows
+    """One row per chosen upgrade, for plan.csv (the columns of :data:`PLAN_COLUMNS`)."""
+    return [{k: d.get(k) for k in PLAN_COLUMNS} for d in run.plan.selected_details]
+
+
+def plan_warnings(plan: Any) -> list[str]:
+    """What the reader of a plan must know first: a benefit/cost ratio below 1."""
+    warning = (plan.appraisal or {}).get("warning")
+    return [warning] if warning else []

@@ -19,7 +19,7 @@ from networks._io import atomic_write_text
 from networks.terrain import link_terrain
 
 from ..errors import UsageError
-from .documents import jsonable, plan_document, plan_rows, version
+from .documents import PLAN_COLUMNS, jsonable, plan_document, plan_rows, version
 
 __all__ = [
     "flow_columns",
@@ -96,19 +96,7 @@ def write_plan_outputs(
     written = []
     rows = plan_rows(run)
     buf = io.StringIO()
-    fields = [
-        "id",
-        "kind",
-        "label",
-        "cost",
-        "init_node",
-        "term_node",
-        "length",
-        "tstt_saved",
-        "objective_gain",
-        "annual_benefit",
-        "benefit_cost_ratio",
-    ]
+    fields = list(PLAN_COLUMNS)
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
@@ -118,6 +106,8 @@ def write_plan_outputs(
         f"{doc['objective_before']} -> {doc['objective']}; cost {doc['cost']} of "
         f"budget {doc['budget']}\n"
     )
+    for warning in doc["warnings"]:
+        buf.write(f"# warning: {warning}\n")
     atomic_write_text(d / "plan.csv", buf.getvalue())
     written.append(d / "plan.csv")
     if _write_calibration_table(getattr(run, "calibration", None), d / CALIBRATION_TABLE):

@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_BUDGET_SHARE",
     "PlanRun",
     "calibrate_study",
+    "design_hour_factor",
     "open_job_study",
     "plan_study",
     "run_assign",
@@ -181,6 +182,31 @@ def settlement_names(study: Study) -> tuple[str, ...] | None:
     return names if any(names) else None
 
 
+#: A study is regional (settlements far enough apart for corridors between them) when its
+#: settlement zones span at least this many km; a town's named quarters do not.
+REGIONAL_MIN_EXTENT_KM = 5.0
+
+
+def is_regional(study: Study) -> bool:
+    """Whether a study's zones are settlements spread over a region.
+
+    Named settlement zones (:func:`settlement_names`) whose centres lie at least
+    :data:`REGIONAL_MIN_EXTENT_KM` apart at the farthest, on a network with access points
+    to the trunk network.
+    """
+    net = study.network
+    zones = getattr(study.model, "zones", None)
+    if settlement_names(study) is None or zones is None or net.crs is None:
+        return False
+    if not (net.extra.get("access_points") or {}).get("node_ids"):
+        return False
+    xy = np.column_stack([np.asarray(zones.x, float), np.asarray(zones.y, float)])
+    if len(xy) < 2 or not np.isfinite(xy).all():
+        return False
+    span = float(np.max(np.ptp(xy, axis=0)))  # metres (OSM studies are in UTM)
+    return span >= REGIONAL_MIN_EXTENT_KM * 1000.0
+
+
 def _gateway_classes(study: Study) -> tuple[str, ...] | None:
     gws = getattr(study.model, "gateways", None)
     return None if gws is None else tuple(str(c) for c in gws.road_class)
@@ -248,7 +274,7 @@ def resolve_candidates(
             {} if max_candidates is None else {"max_candidates": max_candidates}
         )
         names = settlement_names(study)
-        if scale == "regional" or (scale == "auto" and names is not None):
+        if scale == "regional" or (scale == "auto" and is_regional(study)):
             cs = regional_candidates(
                 net,
                 study.demand,
@@ -340,7 +366,8 @@ def plan_study(
         no candidate touching a forbidden one is offered, those touching a multiplier
         area cost more (:mod:`optimizer.protect`); the record is ``PlanRun.protection``.
     appraisal
-        Money terms (default :class:`optimizer.Appraisal`).
+        Money terms (default :class:`optimizer.Appraisal`); the K factor of a
+        design-hour demand is added where it has none (:func:`design_hour_factor`).
     callback
         Progress rows of the search (see :func:`optimizer.optimize`).
     """
@@ -359,8 +386,7 @@ def plan_study(
         protected = read_protected(protected, crs=net.crs)
     names = settlement_names(study)
     if objective == "auto":
-        has_points = bool((net.extra.get("access_points") or {}).get("node_ids"))
-        if names is not None and has_points:
+        if is_regional(study):
             objective = "access"
         else:
             objective = "connectivity" if (~np.asarray(demand.internal)).any() else "tstt"
@@ -369,8 +395,8 @@ def plan_study(
         "objective": objective,
         "access_targets": access_targets,
         "access_penalty": access_penalty,
-        "standard": corridor_standard,
-        "variants": corridor_variants,
+        "corridor_standard": corridor_standard,
+        "corridor_variants": corridor_variants,
         "neighbours": neighbours,
         "detour_factor": detour_factor,
         "alignment": alignment,
@@ -391,6 +417,11 @@ def plan_study(
         scale=scale,
         regional=regional,
     )
+    appraisal = appraisal or Appraisal()
+    k = design_hour_factor(study)
+    if appraisal.design_hour_factor is None and k is not None:
+        appraisal = replace(appraisal, design_hour_factor=k)
+    appraisal.unit_of(cs.cost_unit)  # the money units agree, before the search
     base = net.replace(candidates=None, validate=False) if net.candidates is not None else net
     plan = optimize(
         base,
@@ -432,18 +463,32 @@ def run_optimize(
     if study is None:
         study = open_job_study(job.study)
     study, cal = calibrate_study(study, job.calibration, **job.costs.values())
-    o = job.optimize.values()
-    appraisal = Appraisal(value_of_time=o.pop("value_of_time"))
+    appraisal = job.appraisal.appraisal(
+        design_hour_factor=design_hour_factor(study), heavy_share=job.study.heavy_share
+    )
     run = plan_study(
         study,
         **job.candidates.values(),
-        **o,
+        **job.optimize.values(),
         **job.costs.values(),
         appraisal=appraisal,
         seed=job.study.seed,
         callback=callback,
     )
     return run if cal is None else replace(run, calibration=cal)
+
+
+def design_hour_factor(study: Study) -> float | None:
+    """K of a design-hour demand (design-hour trips over daily trips), else None.
+
+    The synthesised demand of an OpenStreetMap study is the design hour's
+    (:func:`networks.zoning.demand_model`); the appraisal annualises it with K.
+    """
+    demand, model = study.demand, study.model
+    if demand is None or demand.period != "design hour" or model is None:
+        return None
+    k = getattr(model, "parameters", {}).get("design_hour_factor")
+    return None if k is None else float(k)
 
 
 def run_assign(

@@ -69,6 +69,11 @@ __all__ = [
     "schema_text",
 ]
 
+#: Keys that moved to another table: (table, key) -> where they are now.
+MOVED: dict[tuple[str, str], str] = {
+    ("optimize", "value_of_time"): "[appraisal] value_of_time",
+}
+
 #: Array-of-tables a scenario may hold for documentation only (not used by code).
 NOTES: dict[str, type[Section]] = {"gateway": GatewayNote}
 
@@ -228,6 +233,8 @@ def job_from_doc(
         if not isinstance(val, dict):
             raise error_at(where, text, None, key, f"must be a table, e.g. [{key}]")
         for k2 in val:
+            if (key, k2) in MOVED:
+                raise error_at(where, text, key, k2, f"has moved: write it as {MOVED[key, k2]}")
             if k2 not in tables[key]:
                 raise error_at(
                     where,

@@ -173,6 +173,8 @@ class Field:
         out = s.help
         if s.unit:
             out += f" [{s.unit}]"
+        if s.source:
+            out += f" (source: {s.source})"
         if cli and self.repeatable:
             out += " (repeat for more)"
         if not cli and s.choices is not None:

@@ -35,7 +35,6 @@ from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
 from ..access import ACCESS_PENALTY, check_access_targets
-from ..appraisal import Appraisal
 from ..assignment import METHODS as ASSIGN_METHODS
 from ..assignment import ON_DISCONNECTED, assign, check_options
 from ..calibration import calibrate
@@ -54,6 +53,7 @@ from ..search import METHODS as SEARCH_METHODS
 from ..search import optimize
 
 __all__ = [
+    "AppraisalSettings",
     "AssignJob",
     "AssignOutputSettings",
     "AssignSettings",
@@ -77,6 +77,7 @@ __all__ = [
     "setting",
     "specs",
 ]
+from .appraisal_settings import AppraisalSettings
 from .setting_types import (
     Field,
     Section,
@@ -501,7 +502,7 @@ class CandidateSettings(Section):
         "generated candidates: regional (whole corridors to a design standard, congested "
         "sections, new roads closing gaps, interchange connectors) or local (street-scale "
         "widenings, class upgrades, short missing links); auto: regional where the zones "
-        "are settlements",
+        "are settlements spread over 5 km or more",
         choices=CANDIDATE_SCALES,
     )
     max_candidates: int | None = setting(
@@ -566,7 +567,6 @@ class OptimizeSettings(Section):
     """The design search (:func:`optimizer.optimize`): ``[optimize]``."""
 
     TITLE: ClassVar[str] = "design search"
-    API: ClassVar[tuple[Callable[..., Any], ...]] = (Appraisal,)
 
     TABLE: ClassVar[str] = "optimize"
 
@@ -579,7 +579,7 @@ class OptimizeSettings(Section):
     )
     objective: str = setting(
         "auto",
-        "what to minimise (auto: access where the zones are settlements, connectivity "
+        "what to minimise (auto: access in a regional study of settlements, connectivity "
         "where there are gateways, else tstt)",
         choices=("auto", *OBJECTIVES),
     )
@@ -638,13 +638,6 @@ class OptimizeSettings(Section):
         unit="s",
         metavar="S",
         check=_positive("time_limit"),
-    )
-    value_of_time: float = setting(
-        Appraisal.value_of_time,
-        "value of time for the money appraisal",
-        unit="currency units per vehicle-hour",
-        metavar="V",
-        check=_positive("value_of_time", strict=False),
     )
 
     def check(self) -> None:
@@ -901,12 +894,14 @@ class OptimizeJob(Job):
         "costs": CostSettings,
         "candidates": CandidateSettings,
         "optimize": OptimizeSettings,
+        "appraisal": AppraisalSettings,
         "output": OutputSettings,
     }
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     costs: CostSettings = field(default_factory=CostSettings)
     candidates: CandidateSettings = field(default_factory=CandidateSettings)
     optimize: OptimizeSettings = field(default_factory=OptimizeSettings)
+    appraisal: AppraisalSettings = field(default_factory=AppraisalSettings)
 
 
 #: the job type of each scenario ``command``

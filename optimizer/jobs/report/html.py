@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ...appraisal import PARAMETERS
 from ..documents import jsonable, plan_document, version
 from ..format import fmt
 from .text import finite, gap_text, pct_change
@@ -97,6 +98,7 @@ td.n{font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:10px 0}figure img{max-width:100%;height:auto;border:1px solid var(--line)}
 figcaption{color:var(--muted);font-size:.85em}
 .msg{background:#fff6e0;border:1px solid #f0d48a;border-radius:6px;padding:8px 12px}
+.warn{background:#fdecea;border-color:#e8a39d;color:var(--bad);font-weight:600}
 footer{color:var(--muted);font-size:.8em;margin-top:36px}
 code{font-size:.92em}
 @media print{body{background:#fff}main{padding:0}}
@@ -125,7 +127,9 @@ def _upgrades_html(plan: Any, unit: str) -> str:
             fmt(d.get("tstt_saved")),
             fmt(d.get("objective_gain"), 4),
             fmt(d.get("annual_benefit")),
+            fmt(d.get("net_present_value")),
             fmt(d.get("benefit_cost_ratio"), 3),
+            fmt(d.get("first_year_rate_of_return"), 3),
         )
         for i, d in enumerate(plan.selected_details)
     ]
@@ -137,12 +141,15 @@ def _upgrades_html(plan: Any, unit: str) -> str:
         f"cost ({unit})",
         "TSTT saved",
         "objective gain",
-        "annual benefit",
+        f"annual benefit ({unit})",
+        f"NPV ({unit})",
         "benefit/cost",
+        "first-year return",
     )
-    return _table(head, rows, cls="upgrades", numeric=(0, 4, 5, 6, 7, 8)) + (
-        '<p class="sub">TSTT saved, objective gain and benefit of an upgrade: what the plan '
-        "loses without it (leave-one-out).</p>"
+    return _table(head, rows, cls="upgrades", numeric=(0, 4, 5, 6, 7, 8, 9, 10)) + (
+        '<p class="sub">TSTT saved, objective gain and money terms of an upgrade: what the '
+        "plan loses without it and the chosen upgrades that require it, against their cost "
+        "(leave-one-out).</p>"
     )
 
 
@@ -190,6 +197,49 @@ def _baseline_html(plan: Any, unit: str) -> str:
             )
         out += f"<p>{_e(text)}</p>"
     return out
+
+
+def _appraisal_html(app: Mapping[str, Any]) -> str:
+    """The money terms against doing nothing, and every parameter they used."""
+    if app.get("present_value_benefits") is None:
+        return (
+            f"<p>No money terms: the network's time unit ({_e(app.get('time_unit'))}) is not "
+            "minutes, hours or seconds; set <code>appraisal.time_unit_hours</code>.</p>"
+        )
+    u = app.get("money_unit", "")
+    rows = [
+        ("present value of the time savings", fmt(app.get("present_value_time_savings"))),
+        ("present value of the residual value", fmt(app.get("present_value_residual"))),
+        ("present value of the benefits", fmt(app.get("present_value_benefits"))),
+        ("present value of the costs", fmt(app.get("present_value_costs"))),
+        ("net present value (NPV)", fmt(app.get("net_present_value"))),
+        ("benefit/cost ratio (BCR)", fmt(app.get("benefit_cost_ratio"), 3)),
+        ("first-year rate of return", fmt(app.get("first_year_rate_of_return"), 3)),
+    ]
+    out = [_table(("", u), rows, cls="kv", numeric=(1,))]
+    dn, wp = app.get("do_nothing") or {}, app.get("with_plan") or {}
+    cmp_rows = [
+        (what, fmt(dn.get(k)), fmt(wp.get(k)))
+        for what, k in (
+            ("TSTT per demand period", "tstt"),
+            ("vehicle-hours a year", "annual_vehicle_hours"),
+            (f"value of that time a year ({u})", "annual_time_cost"),
+            (f"cost of the works ({u})", "cost"),
+            (f"net present value ({u})", "net_present_value"),
+        )
+    ]
+    out.append("<h3>Against doing nothing</h3>")
+    out.append(_table(("", "do nothing", "this plan"), cmp_rows, cls="kv", numeric=(1, 2)))
+    if app.get("preferred"):
+        out.append(f"<p>Preferred at these values: {_e(app['preferred'])}.</p>")
+    params = {
+        k: app.get(k)
+        for k in (*PARAMETERS, "time_unit", "time_unit_hours", "money_unit")
+        if k in app
+    }
+    out.append("<h3>Parameters</h3>")
+    out.append(_table(("parameter", "value"), _settings_rows(params), cls="kv"))
+    return "".join(out)
 
 
 def _protection_html(protection: Any, unit: str) -> str:
@@ -395,12 +445,13 @@ def render_html(
     )
     app = plan.appraisal or {}
     if app.get("benefit_cost_ratio") is not None:
+        bcr = float(app["benefit_cost_ratio"])
         cards.append(
             card(
                 "benefit / cost ratio",
-                fmt(app.get("benefit_cost_ratio"), 3),
-                f"annual benefit {fmt(app.get('annual_benefit'))}, present value "
-                f"{fmt(app.get('present_value'))}",
+                fmt(bcr, 3),
+                f"NPV {fmt(app.get('net_present_value'))} {unit} against doing nothing",
+                bcr >= 1,
             )
         )
     cards.append(
@@ -417,6 +468,8 @@ def render_html(
         f"{cs.num_base_links:,} links · units: time {_e(tunit)}, flow "
         f"{_e(net.units.flow)}, length {_e(net.units.length)}, money {_e(unit)}</p>"
     )
+    for warning in doc.get("warnings", []):
+        head.append(f'<p class="msg warn" id="warning">Warning: {_e(warning)}</p>')
     if plan.message:
         head.append(f'<p class="msg">{_e(plan.message)}</p>')
     sections = {
@@ -442,6 +495,7 @@ def render_html(
             _calibration_html(run.calibration, images.get("calibration")),
         )
     sections["metrics"] = ("Before and after", _metrics_html(b, a))
+    sections["appraisal"] = ("Appraisal against doing nothing", _appraisal_html(app))
     sections["baseline"] = ("Greedy baseline", _baseline_html(plan, unit))
     if "convergence" in images:
         sections["convergence"] = (
