@@ -28,6 +28,15 @@ _METRICS = {
     "external": ("external connectivity (mean time to the nearest gateway)", False),
     "resilience": ("resilience (share of activity with two disjoint routes out)", True),
     "unreachable": ("unreachable share", False),
+    "access": (
+        "access score (population-weighted minutes to the trunk network, with the "
+        "penalty beyond targets)",
+        False,
+    ),
+    "access_worst": ("worst settlement's access score", False),
+    "access_excess": ("worst minutes beyond an access target (<= 0: all met)", False),
+    "beyond_target": ("population beyond an access target", False),
+    "hansen": ("Hansen accessibility to the other settlements (persons)", True),
     "objective_beckmann": ("Beckmann objective", False),
     "relative_gap": ("equilibrium relative gap", False),
 }
@@ -166,6 +175,41 @@ def _metrics_html(b: Mapping[str, Any], a: Mapping[str, Any]) -> str:
         for k in keys
     ]
     return _table(("metric", "before", "after", "change"), rows, numeric=(1, 2, 3))
+
+
+def _settlements_html(plan: Any) -> str:
+    """Each settlement's minutes to every access class before and after, against target."""
+    rows_in = getattr(plan, "settlements", None) or []
+    if not rows_in:
+        return ""
+    kinds = [k.removesuffix("_min_after") for k in rows_in[0] if k.endswith("_min_after")]
+    head = ["settlement", "population"]
+    for kind in kinds:
+        head += [f"{kind} before (min)", f"{kind} after (min)", f"{kind} target (min)"]
+    head.append("within every target")
+    rows = []
+    for r in sorted(rows_in, key=lambda r: -float(r["population"])):
+        row = [r["name"], fmt(r["population"], 4)]
+        for kind in kinds:
+            row += [
+                fmt(r.get(f"{kind}_min_before"), 3),
+                fmt(r.get(f"{kind}_min_after"), 3),
+                fmt(r.get(f"{kind}_target_min"), 3),
+            ]
+        before, after = r["within_target_before"], r["within_target"]
+        was = "" if before == after else (" (was no)" if after else " (was yes)")
+        row.append(("yes" if after else "no") + was)
+        rows.append(row)
+    numeric = tuple(range(1, 2 + 3 * len(kinds)))
+    beyond = [r for r in rows_in if not r["within_target"]]
+    note = (
+        f"<p>{len(beyond)} of {len(rows_in)} settlements "
+        f"({fmt(sum(float(r['population']) for r in beyond), 4)} people) stay beyond a "
+        "target after the plan.</p>"
+        if beyond
+        else f"<p>All {len(rows_in)} settlements are within every target after the plan.</p>"
+    )
+    return note + _table(head, rows, cls="settlements", numeric=numeric)
 
 
 def _baseline_html(plan: Any, unit: str) -> str:
@@ -419,6 +463,9 @@ def render_html(
         )
     ]
     for k, label in (
+        ("access", f"access score ({tunit}, population-weighted)"),
+        ("beyond_target", "population beyond an access target"),
+        ("hansen", "Hansen accessibility (persons)"),
         ("internal", f"internal connectivity ({tunit})"),
         ("external", f"external connectivity ({tunit})"),
         ("resilience", "resilience (share)"),
@@ -484,9 +531,13 @@ def render_html(
                 images["map"],
                 "map of volume/capacity after the plan and the chosen upgrades",
                 "Roads coloured by volume/capacity after the plan, width by flow; chosen "
-                "upgrades in blue with their ids; zones (Z) and gateways (G).",
+                "upgrades in blue with their ids; settlements by name (with their minutes "
+                "to the expressway before → after, in red where still beyond a target) or "
+                "zones (Z), gateways (G) and junctions.",
             ),
         )
+    if getattr(plan, "settlements", None):
+        sections["settlements"] = ("Access of each settlement", _settlements_html(plan))
     if getattr(run, "protection", None) is not None:
         sections["protected"] = ("Protected areas", _protection_html(run.protection, unit))
     if getattr(run, "calibration", None) is not None:

@@ -227,18 +227,32 @@ def plot_plan_map(
         sizes = 25 + 275 * np.sqrt(act / amax)
         zx, zy = np.asarray(zones.x) / scale, np.asarray(zones.y) / scale
         ax.scatter(zx, zy, s=sizes, c="#7a5195", alpha=0.35, edgecolors="#7a5195", zorder=3)
-        for zid, x, y in zip(zones.zone_ids, zx, zy, strict=True):
+        labels, beyond = _zone_labels(run, zones)
+        for label, out, x, y in zip(labels, beyond, zx, zy, strict=True):
             ax.annotate(
-                f"Z{int(zid)}",
+                label,
                 (x, y),
                 xytext=(0, 0),
                 textcoords="offset points",
                 ha="center",
                 va="center",
-                fontsize=8,
-                color="#4b2a63",
+                fontsize=7 if "\n" in label else 8,
+                color="#b2182b" if out else "#4b2a63",
+                fontweight="bold" if out else "normal",
                 path_effects=halo,
                 zorder=6,
+            )
+        if any(beyond):
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    ls="",
+                    marker="$A$",
+                    color="#b2182b",
+                    label="settlement beyond "
+                    "an access target after the plan (minutes: before → after)",
+                )
             )
         handles.append(
             Line2D(
@@ -281,6 +295,42 @@ def plot_plan_map(
                 label="gateway (external zone)",
             )
         )
+
+    # access points to the expressways and trunk roads (named junctions)
+    access = getattr(model, "access", None) if model is not None else None
+    if access is not None and access.num_points:
+        top = np.isin(np.asarray(access.kind, dtype=object), ["expressway", "trunk"])
+        if top.any():
+            idx = net.node_indices(np.asarray(access.node_ids)[top], what="access point")
+            ax.scatter(
+                net.x[idx] / scale, net.y[idx] / scale, s=70, marker="D", c="black", zorder=7
+            )
+            done: set[str] = set()
+            for i, name in zip(
+                idx.tolist(), np.asarray(access.name, dtype=object)[top], strict=True
+            ):
+                if name and name not in done:
+                    done.add(str(name))
+                    ax.annotate(
+                        str(name),
+                        (net.x[i] / scale, net.y[i] / scale),
+                        xytext=(8, 6),
+                        textcoords="offset points",
+                        fontsize=7,
+                        path_effects=halo,
+                        zorder=7,
+                    )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    ls="",
+                    marker="D",
+                    color="black",
+                    ms=6,
+                    label="access point (expressway/trunk junction)",
+                )
+            )
 
     # chosen upgrades over everything
     chosen = [cs.candidates[k] for k in np.flatnonzero(np.asarray(plan.plan, dtype=bool))]
@@ -391,6 +441,36 @@ def plot_plan_map(
         color="0.45",
     )
     return fig
+
+
+def _zone_labels(run: Any, zones: Any) -> tuple[list[str], list[bool]]:
+    """Each zone's map label and whether it stays beyond an access target.
+
+    Named settlements carry their name and, where the plan measured access, the minutes to
+    the highest access class before and after the plan (``Harsdorf / 10.2 → 8.1 min``);
+    other zones ``Z<id>``.
+    """
+    names = list(getattr(zones, "names", ()) or ())
+    rows = {r["name"]: r for r in getattr(run.plan, "settlements", None) or []}
+    labels, beyond = [], []
+    for k, zid in enumerate(zones.zone_ids):
+        name = names[k] if k < len(names) and names[k] else ""
+        row = rows.get(name)
+        if not name:
+            labels.append(f"Z{int(zid)}")
+            beyond.append(False)
+            continue
+        if row is None:
+            labels.append(name)
+            beyond.append(False)
+            continue
+        kinds = [key.removesuffix("_min_after") for key in row if key.endswith("_min_after")]
+        kind = kinds[0] if kinds else ""
+        b, a = row.get(f"{kind}_min_before"), row.get(f"{kind}_min_after")
+        times = f"{fmt(b, 3)} → {fmt(a, 3)} min" if b is not None and a is not None else ""
+        labels.append(f"{name}\n{times}" if times else name)
+        beyond.append(not row.get("within_target", True))
+    return labels, beyond
 
 
 def _flow_samples(fmax: float) -> list[float]:
