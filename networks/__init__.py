@@ -18,9 +18,10 @@ from .errors import (
     RoadoptError,
 )
 from .network import CandidateLinks, Network, Units
-from .sources import Study, open_study
+from .sources import BUILTIN_NETWORKS, Study, open_study
 
 __all__ = [
+    "BUILTIN_NETWORKS",
     "BoundingBoxError",
     "CandidateLinks",
     "DEMCoverageError",

@@ -1,4 +1,4 @@
-"""One entry point for every network source: built-in town, files, datasets, OSM queries.
+"""One entry point for every network source: built-in region and town, files, datasets, OSM queries.
 
 :func:`open_study` turns what a user names (nothing, a file, a dataset name, a place, a
 bounding box) into a :class:`Study`: the network, its demand and, for OpenStreetMap areas,
@@ -24,6 +24,9 @@ __all__ = ["OSM_SUFFIXES", "Study", "check_tolerance", "is_osm_file", "open_stud
 
 log = logging.getLogger(__name__)
 
+#: Names of the networks shipped with roadopt: the default region of small towns (with its
+#: terrain) and the small town of the pyrosm wheel.
+BUILTIN_NETWORKS = ("builtin-region", "builtin-town")
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".xml", ".osm.pbf", ".pbf", ".graphml")
 
 
@@ -103,7 +106,10 @@ def open_study(
     Parameters
     ----------
     network
-        None for the built-in town; else an existing file (TNTP net file or network-design
+        None (or ``"builtin-region"``) for the built-in region of small towns north of
+        Bayreuth with its terrain (:func:`networks.osm.builtin_region`; its DEM is used
+        unless ``dem`` names another); ``"builtin-town"`` for the small town in the pyrosm
+        wheel (:func:`networks.osm.builtin_town`); else an existing file (TNTP net file or network-design
         instance; OpenStreetMap ``.osm``/``.osm.bz2``/``.osm.gz``/``.osm.pbf``/``.graphml``)
         or a dataset name (:mod:`networks.datasets`), in that order.
     trips
@@ -116,7 +122,7 @@ def open_study(
     profile
         Road-class defaults for OSM: ``"generic"``, ``"china"`` or ``"china-mountain"``.
     consolidate, tolerance
-        OSM sources (the built-in town too): merge the nodes of complex intersections
+        OSM sources (the built-ins too): merge the nodes of complex intersections
         within ``tolerance`` metres (:func:`networks.osm.graph_to_network`).
     zones, gateways, gateway_classes, seed
         Demand synthesis for OSM areas (:func:`networks.zoning.demand_model`): ``zones``
@@ -159,7 +165,12 @@ def open_study(
         net, what = osm.from_bbox(bbox, **osm_options), f"OpenStreetMap bbox {tuple(bbox)}"
     elif polygon is not None:
         net, what = osm.from_polygon(polygon, **osm_options), "OpenStreetMap polygon"
-    elif network is None:
+    elif network is None or network == "builtin-region":
+        net, what = osm.builtin_region(**osm_options), "built-in region (north of Bayreuth)"
+        if dem is None:  # the region ships with its terrain
+            meta["dem"] = [str(osm.BUILTIN_DEM)]
+            meta["heavy_share"] = float(heavy_share)
+    elif network == "builtin-town":
         net, what = osm.builtin_town(**osm_options), "built-in town (pyrosm test_pbf)"
     elif Path(network).exists() and is_osm_file(network):
         net, what = osm.from_file(network, **osm_options), f"OpenStreetMap file {network}"
@@ -196,7 +207,7 @@ def open_study(
         return Study(model.network or net, model.demand, model, what, meta)
     from . import datasets
 
-    assert network is not None  # the built-in town was opened above
+    assert network is not None  # the built-ins were opened above
     net, demand = datasets.load(network, trips=trips)
     if crs is not None:
         net = net.replace(crs=crs, validate=False)

@@ -62,7 +62,7 @@ town = nb([
      "runs offline. Zones come from clustering, gateways from where the highest-class roads "
      "leave the area, demand from a doubly constrained gravity model."),
     ("code", "%matplotlib inline\nimport networks\nimport optimizer\n\n"
-     "study = networks.open_study()\nnet, demand = study.network, study.demand\n"
+     "study = networks.open_study(\"builtin-town\")\nnet, demand = study.network, study.demand\n"
      "print(net)\nprint(demand)\nstudy.model.zones.to_geodataframe().head()"),
     ("md", "## Connectivity before any upgrade\nInternal: demand-weighted mean travel time "
      "between zones (minutes). External: activity-weighted time from each zone to its "

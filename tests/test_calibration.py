@@ -131,7 +131,7 @@ def test_options_and_no_steps(tmp_path):
 @pytest.fixture(scope="module")
 def town_counts(tmp_path_factory):
     """Counts on the built-in town's busiest ways, from its demand scaled by 1.3."""
-    study = open_study()
+    study = open_study("builtin-town")
     net = study.network
     res = assign(net, study.demand.scaled(1.3), method="bush", rgap=1e-7)
     ways, dirs = net.extra["osm_way_ids"], net.extra["osm_way_dirs"]
@@ -168,7 +168,7 @@ def test_cli_optimize_with_counts(town_counts, tmp_path, capsys):
     out = tmp_path / "out"
     n = len(town_counts.read_text().splitlines()) - 1
     args = ["--counts", str(town_counts), "--calibration-steps", "8", "--max-candidates", "4"]
-    rc = main(["optimize", *args, "--time-limit", "20", "--out", str(out)])
+    rc = main(["optimize", "builtin-town", *args, "--time-limit", "20", "--out", str(out)])
     assert rc == 0
     doc = _check_outputs(out, counts=n)
     assert doc["run"]["settings"]["calibration"]["steps"] == 8
@@ -179,14 +179,15 @@ def test_scenario_with_counts_and_protected_areas(town_counts, tmp_path):
     import geopandas as gpd
     import shapely
 
-    study = open_study()
+    study = open_study("builtin-town")
     # a forbidden disc around the town's centre, in lon/lat (the reader reprojects it)
     c = shapely.Point(float(np.nanmean(study.network.x)), float(np.nanmean(study.network.y)))
     gdf = gpd.GeoDataFrame({"name": ["centre"]}, geometry=[c.buffer(300)], crs=study.network.crs)
     gdf.to_crs("EPSG:4326").to_file(tmp_path / "areas.geojson")
     (tmp_path / "counts.csv").write_text(town_counts.read_text())
     (tmp_path / "town.toml").write_text(
-        'command = "optimize"\n[calibration]\ncounts = "counts.csv"\nsteps = 8\n'
+        'command = "optimize"\n[network]\npath = "builtin-town"\n'
+        '[calibration]\ncounts = "counts.csv"\nsteps = 8\n'
         '[candidates]\nmax = 4\nprotected = "areas.geojson"\n[optimize]\ntime_limit = 20\n'
         '[output]\ndir = "out"\n'
     )

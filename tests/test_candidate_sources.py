@@ -91,7 +91,7 @@ def grid44():
 def town():
     # eight k-means zones (the town's few named places would give five): a demand spread
     # over the whole town, so that every generator finds something to propose
-    study = open_study(zones=8)
+    study = open_study("builtin-town", zones=8)
     result = assign(study.network, study.demand, rgap=1e-6)
     return study, result
 

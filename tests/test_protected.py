@@ -30,7 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def town():
-    study = open_study()
+    study = open_study("builtin-town")
     result = assign(study.network, study.demand, rgap=1e-6)
     cs = generate_candidates(study.network, study.demand, result=result)
     return study, cs

@@ -80,7 +80,7 @@ def _town_candidates(network, demand) -> CandidateSet:
 def town_run() -> PlanRun:
     # k-means zones and three times the demand: the town congests, so that the search and
     # the equilibria have histories worth a picture
-    study = open_study(zones=8)
+    study = open_study("builtin-town", zones=8)
     study = dataclasses.replace(study, demand=study.demand.scaled(3.0))
     cs = _town_candidates(study.network, study.demand)
     run = plan_study(study, candidates=cs, objective="tstt", budget=700.0)

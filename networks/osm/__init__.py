@@ -1,7 +1,7 @@
-"""Road networks from OpenStreetMap: online queries, OSM files and the built-in town.
+"""Road networks from OpenStreetMap: online queries, OSM files and the built-ins.
 
 This package owns the readers (:func:`from_place`, :func:`from_bbox`, :func:`from_polygon`,
-:func:`from_file`, :func:`builtin_town`, :func:`read_buildings`) and the one conversion
+:func:`from_file`, :func:`builtin_region`, :func:`builtin_town`, :func:`read_buildings`) and the one conversion
 behind them, :func:`graph_to_network`. The road classes, the defaults by class, the road
 profiles and the tag-value parsers it applies live in :mod:`networks.roads`.
 
@@ -66,15 +66,26 @@ from .convert import (
 )
 from .convert import _project_geom as _project_geom
 from .features import PLACE_KINDS, read_buildings, read_places
-from .files import builtin_town, from_file
+from .files import (
+    BUILTIN_DEM,
+    BUILTIN_DIR,
+    BUILTIN_REGION,
+    builtin_region,
+    builtin_town,
+    from_file,
+)
 
 __all__ = [
+    "BUILTIN_DEM",
+    "BUILTIN_DIR",
+    "BUILTIN_REGION",
     "DEFAULT_TOLERANCE_M",
     "PLACE_KINDS",
     "BoundingBoxError",
     "NoDrivableRoadsError",
     "OSMQueryError",
     "PlaceNotFoundError",
+    "builtin_region",
     "builtin_town",
     "consolidated_node_id",
     "from_bbox",

@@ -1,4 +1,4 @@
-"""OpenStreetMap files: OSM XML (.osm, .osm.bz2, .osm.gz), .osm.pbf, GraphML; the built-in town."""
+"""OpenStreetMap files: OSM XML (.osm, .osm.bz2, .osm.gz), .osm.pbf, GraphML; the built-ins."""
 
 from __future__ import annotations
 
@@ -317,4 +317,56 @@ def _builtin_town(profile: str, consolidate: bool, tolerance: float) -> Network:
         consolidate=consolidate,
         tolerance=tolerance,
         name="builtin-town",
+    )
+
+
+#: The folder of the data shipped inside the package (``networks/builtin``; its README
+#: states the licences: OSM data ODbL, SRTM public domain).
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin"
+#: The built-in region: an OSM XML extract of about 20 x 24 km north of Bayreuth, Germany
+#: (Overpass, 2014; the GraphHopper test suite's extract): villages tagged ``place=*``, the
+#: rural roads between them, primary roads and the A 9 / A 70 motorways with their junctions.
+BUILTIN_REGION = BUILTIN_DIR / "north-bayreuth.osm.gz"
+#: Its terrain: SRTM 3 arc-second heights (m) cropped to the extract (a deflated GeoTIFF,
+#: from the tiles N49E011 and N50E011).
+BUILTIN_DEM = BUILTIN_DIR / "north-bayreuth-srtm.tif"
+
+
+def builtin_region(
+    *,
+    profile: str = "generic",
+    consolidate: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> Network:
+    """The built-in default: a real region of small towns and a motorway (offline).
+
+    :data:`BUILTIN_REGION`, shipped inside the package with its terrain
+    (:data:`BUILTIN_DEM`): about 20 villages and small towns north of Bayreuth, Germany, the
+    tertiary and unclassified roads between them, primary roads and the A 9 / A 70
+    motorways. OSM data (c) OpenStreetMap contributors, ODbL. The same options give the same
+    (cached) network, named ``"north-bayreuth"``.
+
+    Parameters
+    ----------
+    profile
+        Road profile name.
+    consolidate, tolerance
+        As for :func:`graph_to_network`.
+    """
+    return _builtin_region(str(profile), bool(consolidate), float(tolerance))
+
+
+@functools.lru_cache(maxsize=2)
+def _builtin_region(profile: str, consolidate: bool, tolerance: float) -> Network:
+    if not BUILTIN_REGION.exists():  # a broken installation, not a user's mistake
+        raise FileNotFoundError(
+            f"{BUILTIN_REGION}: the built-in region is missing from the installation; "
+            "reinstall roadopt (pip install --force-reinstall roadopt)"
+        )
+    return from_file(
+        BUILTIN_REGION,
+        profile=profile,
+        consolidate=consolidate,
+        tolerance=tolerance,
+        name="north-bayreuth",
     )

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from networks import BUILTIN_NETWORKS
 from networks._io import atomic_write_text
 from networks.errors import FileFormatError
 
@@ -196,7 +197,7 @@ def _check_inputs(job: Job, where: str, text: str) -> None:
     s = job.study
     for name, key in (("network", "path"), ("trips", "trips")):
         value = getattr(s, name)
-        if value is not None and not Path(value).exists():
+        if value is not None and value not in BUILTIN_NETWORKS and not Path(value).exists():
             raise error_at(where, text, "network", key, f"{value} does not exist")
     if s.dataset is not None:
         from networks.datasets import find_dataset

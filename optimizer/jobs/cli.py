@@ -79,7 +79,9 @@ A scenario file (TOML), paths relative to the file, ${VAR} expanded:
   budget_share = 0.3
   weights = { internal = 0.5, external = 0.5 }""",
     "optimize": """examples:
-  roadopt optimize                                 the built-in town, everything automatic
+  roadopt optimize                                 the built-in region: settlements, their
+                                                   access to the motorway, regional candidates
+  roadopt optimize builtin-town                    the small built-in town
   roadopt optimize town.osm.pbf --budget 50000 --weights internal=0.3,external=0.7
   roadopt optimize SF_DNDP_10_1.txt --trips SiouxFalls_trips.tntp --budget-share 0.5 \\
       --objective tstt --summary plan.json

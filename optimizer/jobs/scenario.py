@@ -10,7 +10,7 @@ schema with ``python -m optimizer.jobs.scenario`` (:func:`schema_text`). An exam
     command = "optimize"             # "optimize" (default) or "assign"
     seed = 0                         # seed of every random choice
 
-    [network]                        # default: the built-in town
+    [network]                        # default: the built-in region
     path = "town.osm.pbf"            # or dataset / query (a place) / bbox / polygon
     profile = "china"
     dem = ["N29E104.hgt.zip"]        # heights and grades: SRTM tiles or GeoTIFFs

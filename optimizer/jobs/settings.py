@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass, field, replace
 from typing import Any, ClassVar
 
-from networks import open_study
+from networks import BUILTIN_NETWORKS, open_study
 from networks.counts import read_counts
 from networks.roads import PROFILES
 from networks.sources import check_tolerance
@@ -109,7 +109,8 @@ class StudySettings(Section):
     """The network and its demand (:func:`networks.open_study`): ``[network]``, ``[demand]``.
 
     At most one network source: ``network`` (a file or a dataset name), ``dataset``,
-    ``place``, ``bbox`` or ``polygon``; none is the built-in town.
+    ``place``, ``bbox`` or ``polygon``; none is the built-in region of small towns north of
+    Bayreuth with its terrain (``"builtin-town"`` names the small town of earlier versions).
     """
 
     TITLE: ClassVar[str] = "network and demand"
@@ -119,11 +120,13 @@ class StudySettings(Section):
 
     network: str | None = setting(
         None,
-        "an existing network file or a dataset name (default: the built-in example)",
+        "an existing network file or a dataset name (default: the built-in region of small "
+        "towns north of Bayreuth with its terrain; builtin-town: a small town)",
         key="path",
         metavar="NETWORK",
         positional=True,
         path=True,
+        keep=BUILTIN_NETWORKS,
     )
     kind: str | None = setting(
         None,
