@@ -732,6 +732,13 @@ def _access_shortfall(pb: DesignProblem, net: Any, closed: np.ndarray) -> str:
     t = settlement_times(net, pb.roles, _free_time(pb, net), closed)
     excess = t - targets.minutes[None, :]
     i, c = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    if excess[i, c] <= 0:
+        return (
+            "no plan within the budget brings every settlement within its access targets at "
+            "equilibrium: every affordable upgrade together would meet them at free flow, "
+            "but congestion keeps a settlement beyond; raise the budget, relax the targets "
+            "or add capacity candidates"
+        )
     text = (
         "no plan within the budget brings every settlement within its access targets: even "
         "with every affordable upgrade built, at free flow, "

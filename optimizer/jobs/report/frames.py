@@ -271,7 +271,10 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
         ``id``, ``kind``, ``label``, ``cost`` (the candidates' cost unit), ``road_class``
         (after the upgrade), ``link_ids`` (external ids, ``;``-separated), ``init_node``,
         ``term_node``, ``tstt_saved`` (the network's time unit x flow unit),
-        ``objective_gain``, ``annual_benefit`` and ``benefit_cost_ratio``.
+        ``objective_gain``, ``annual_benefit``, ``present_value_benefits``,
+        ``net_present_value``, ``benefit_cost_ratio`` and ``first_year_rate_of_return``
+        (money in the candidates' cost unit; the rate a fraction a year; ``cost`` of the
+        plan's appraisal, :mod:`optimizer.appraisal`).
     """
     import pandas as pd
 
@@ -296,7 +299,10 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
                 "tstt_saved": _float(d.get("tstt_saved")),
                 "objective_gain": _float(d.get("objective_gain")),
                 "annual_benefit": _float(d.get("annual_benefit")),
+                "present_value_benefits": _float(d.get("present_value_benefits")),
+                "net_present_value": _float(d.get("net_present_value")),
                 "benefit_cost_ratio": _float(d.get("benefit_cost_ratio")),
+                "first_year_rate_of_return": _float(d.get("first_year_rate_of_return")),
             }
         )
     columns = [
@@ -311,7 +317,10 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
         "tstt_saved",
         "objective_gain",
         "annual_benefit",
+        "present_value_benefits",
+        "net_present_value",
         "benefit_cost_ratio",
+        "first_year_rate_of_return",
     ]
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("init_node", "term_node"):
