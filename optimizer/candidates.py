@@ -128,12 +128,16 @@ class CandidateSet:
     candidates : tuple of Candidate
     cost_unit : str
         Unit of the costs (and of budgets).
+    excluded : tuple of dict
+        Proposals a generator left out, each with ``id``, ``source``, ``kind``, ``label``,
+        ``cost`` and ``reason`` (the plan document lists them); empty for hand-made sets.
     """
 
     network: Network
     num_base_links: int
     candidates: tuple[Candidate, ...]
     cost_unit: str = "currency unit"
+    excluded: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -247,12 +251,15 @@ class CandidateSet:
     def summary(self) -> dict[str, Any]:
         """Counts by kind, total cost and cost unit, JSON-ready."""
         kinds = {k: sum(c.kind == k for c in self.candidates) for k in KINDS}
-        return {
+        out: dict[str, Any] = {
             "candidates": len(self),
             "total_cost": self.total_cost,
             "kinds": kinds,
             "cost_unit": self.cost_unit,
         }
+        if self.excluded:
+            out["excluded"] = [dict(r) for r in self.excluded]
+        return out
 
 
 def _validate(cs: CandidateSet) -> None:

@@ -39,7 +39,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -687,6 +687,7 @@ def _new_roads(
     method: str,
     areas: Any,
     use_access: bool,
+    excluded: list[dict[str, Any]] | None = None,
 ) -> list[_Proposal]:
     ctx = reg.ctx
     net = ctx.net
@@ -717,6 +718,19 @@ def _new_roads(
         )
         if al is None:
             log.info("no alignment for a new road %s (protected areas or grades)", label)
+            if excluded is not None:
+                excluded.append(
+                    {
+                        "id": cid.replace("corridor-", "link-", 1),
+                        "source": src,
+                        "kind": "new_link",
+                        "label": f"new road {label}",
+                        "cost": None,
+                        "cost_unit": ctx.costs.unit,
+                        "reason": "no alignment outside the forbidden protected areas "
+                        "within the grade limit",
+                    }
+                )
             continue
         nw = _new_road(ctx, a, b, std, al)
         t = nw["fft"] + ctx.distance_factor * nw["length"]
@@ -933,6 +947,7 @@ def regional_candidates(
     reg = _Region(ctx, demand, targets, names, equity if use_access else 0.0)
     use_access = use_access and targets is not None
     pool: list[_Proposal] = []
+    unaligned: list[dict[str, Any]] = []
     if "corridor" in include:
         pool += _corridors(reg, std, alts, neighbours, use_access)
     if "section" in include:
@@ -940,14 +955,33 @@ def regional_candidates(
     if "link" in include or "interchange" in include:
         pool += [
             p
-            for p in _new_roads(reg, std, detour_factor, neighbours, alignment, areas, use_access)
+            for p in _new_roads(
+                reg, std, detour_factor, neighbours, alignment, areas, use_access, unaligned
+            )
             if p.source in include
         ]
     if screen is not None:
         pool = _screened(network, pool, ctx.costs.unit, screen)
+    unit = ctx.costs.unit
+    what = "access gain (min)" if use_access else "saving (veh-h)"
+    excluded = unaligned + [
+        _excluded(p, unit, f"no estimated {what} at free flow and today's flows")
+        for p in pool
+        if not p.benefit > 0
+    ]
     pool = [p for p in pool if p.benefit > 0]
     kept = _select(pool, max_candidates, min_per_source, REGIONAL_SOURCES)
-    unit = ctx.costs.unit
+    ids = {p.id for p in kept}
+    excluded += [
+        _excluded(
+            p,
+            unit,
+            f"ranked below the {len(kept)} kept (max_candidates): estimated {what} "
+            f"{p.benefit:.4g} for {p.cost:.6g} {unit}",
+        )
+        for p in sorted(pool, key=lambda p: (-p.score, p.id))
+        if p.id not in ids
+    ]
     for p in kept:
         log.info(
             "candidate %s: cost %.0f %s, est. %s %.4g, score %.3g",
@@ -964,4 +998,17 @@ def regional_candidates(
         len(pool),
         ", ".join(f"{s} {sum(p.source == s for p in kept)}" for s in REGIONAL_SOURCES),
     )
-    return _assemble(network, kept, unit)
+    return replace(_assemble(network, kept, unit), excluded=tuple(excluded))
+
+
+def _excluded(p: _Proposal, unit: str, reason: str) -> dict[str, Any]:
+    """A proposal left out, as the plan document lists it."""
+    return {
+        "id": p.id,
+        "source": p.source,
+        "kind": p.kind,
+        "label": p.label or p.id,
+        "cost": float(p.cost),
+        "cost_unit": unit,
+        "reason": reason,
+    }

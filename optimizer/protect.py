@@ -187,7 +187,9 @@ def protect_candidates(cs: CandidateSet, areas: ProtectedAreas) -> Protection:
         if c.id in reason
     )
     priced = [r for r in priced if r["id"] not in reason]
-    out = CandidateSet(cs.network, cs.num_base_links, kept, cost_unit=cs.cost_unit)
+    out = CandidateSet(
+        cs.network, cs.num_base_links, kept, cost_unit=cs.cost_unit, excluded=cs.excluded
+    )
     log.info(
         "protected areas (%s): %d of %d candidates excluded, %d priced up",
         areas.source,

@@ -100,3 +100,8 @@ def test_default_job_gives_a_regional_plan(tmp_path):
     assert len(settlements) >= 15 and all(s["name"] for s in settlements)
     assert doc["objective_name"] == "access" and doc["objective"] < doc["objective_before"]
     assert (out / "report.html").read_text().count("Access of each settlement") == 1
+    # what the generator left out is listed with its reason
+    cands = doc["candidates"]
+    assert cands["candidates"] == 12 and len(cands["excluded"]) >= 10
+    assert all(r["reason"] for r in cands["excluded"])
+    assert any(r["reason"].startswith("ranked below the 12 kept") for r in cands["excluded"])
