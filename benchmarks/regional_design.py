@@ -14,7 +14,7 @@ Two cases:
 * ``tight``: targets that part of this small region misses today (expressway 12 min,
   primary 6 min), so that the plan has people to bring within them;
 * ``wide``: the tight targets over a larger candidate set (corridors and new roads to the
-  4 nearest settlements, up to 60 candidates): the search at the issue's 40-60 candidates.
+  6 nearest settlements, three standards offered on each corridor, up to 60 candidates): the search at the issue's 40-60 candidates.
 
 Per case: the candidates by source, the search's status, proven gap, seconds and
 equilibria, the longest chosen upgrade's geometry (km, from the ``upgrades`` layer the
@@ -54,8 +54,9 @@ CASES: dict[str, dict[str, Any]] = {
     "tight": {"access_targets": {"expressway": 12.0, "primary": 6.0}},
     "wide": {
         "access_targets": {"expressway": 12.0, "primary": 6.0},
-        "neighbours": 4,
+        "neighbours": 6,
         "max_candidates": 60,
+        "corridor_variants": ("jtg-3", "jtg-2", "jtg-1"),
     },
 }
 #: Proven gap the search must reach (fraction) and the time it has (s): the issue's target.
