@@ -732,19 +732,19 @@ def _access_shortfall(pb: DesignProblem, net: Any, closed: np.ndarray) -> str:
     t = settlement_times(net, pb.roles, _free_time(pb, net), closed)
     excess = t - targets.minutes[None, :]
     i, c = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    if excess[i, c] <= 0:
-        return (
-            "no plan within the budget brings every settlement within its access targets at "
-            "equilibrium: every affordable upgrade together would meet them at free flow, "
-            "but congestion keeps a settlement beyond; raise the budget, relax the targets "
-            "or add capacity candidates"
+    if excess[i, c] > 0:
+        text = (
+            "no plan within the budget brings every settlement within its access targets: "
+            "even with every affordable upgrade built, at free flow, "
+            f"{targets.names[i]} stays {excess[i, c]:.1f} min beyond its {targets.kinds[c]} "
+            f"target ({targets.minutes[c]:g} min)"
         )
-    text = (
-        "no plan within the budget brings every settlement within its access targets: even "
-        "with every affordable upgrade built, at free flow, "
-        f"{targets.names[i]} stays {excess[i, c]:.1f} min beyond its {targets.kinds[c]} "
-        f"target ({targets.minutes[c]:g} min)"
-    )
+    else:
+        text = (
+            "no plan within the budget brings every settlement within its access targets at "
+            "equilibrium: the upgrades that would do it at free flow cost more together "
+            "than the budget, or congestion keeps a settlement beyond"
+        )
     everything = pb.with_requirements(np.ones(pb.size, dtype=bool))
     every_net, every_closed = pb.candidates.apply(everything)
     if _meets(pb, every_net, every_closed):

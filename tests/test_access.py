@@ -68,7 +68,7 @@ def _demand() -> Demand:
     )
 
 
-def _candidates(net: Network) -> CandidateSet:
+def _candidates(net: Network, fast_cost: float = 10.0) -> CandidateSet:
     a, e = net.node_index(1), net.node_index(5)
     ext = extend_network(
         net,
@@ -81,20 +81,22 @@ def _candidates(net: Network) -> CandidateSet:
         ext,
         m0,
         (
-            Candidate("fast", "upgrade", 10.0, road45, set={"free_flow_time": np.full(2, 8.0)}),
+            Candidate(
+                "fast", "upgrade", fast_cost, road45, set={"free_flow_time": np.full(2, 8.0)}
+            ),
             Candidate("new", "new_link", 10.0, np.array([m0, m0 + 1])),
         ),
         cost_unit="kCNY",
     )
 
 
-def _optimize(budget: float, **kw):
+def _optimize(budget: float, fast_cost: float = 10.0, **kw):
     net = _network()
     kw.setdefault("access_targets", TARGET)
     return optimize(
         net,
         _demand(),
-        _candidates(net),
+        _candidates(net, fast_cost),
         budget=budget,
         objective="access",
         activity=POP,
@@ -153,10 +155,17 @@ def test_require_access_infeasible_names_the_worst_settlement_and_the_least_budg
     plan = _optimize(10.0, require_access=True)
     assert plan.status == Status.INFEASIBLE and plan.selected == ()
     msg = plan.message
-    # with the one affordable upgrade at a time... every affordable one (both cost 10, only
-    # one fits) still leaves a settlement beyond; both together (20 kCNY) meet the target
-    assert "beyond its expressway target (14 min)" in msg
+    # each upgrade fits the budget and both together would meet the target, but not both
+    assert "cost more together than the budget" in msg
     assert "upgrades costing 20 kCNY (fast, new) would meet every target" in msg
+
+
+def test_require_access_names_the_settlement_left_beyond_with_every_affordable_upgrade():
+    plan = _optimize(10.0, fast_cost=30.0, require_access=True)
+    assert plan.status == Status.INFEASIBLE
+    # only "new" is affordable: B stays at 17 min, 3 beyond; both (40 kCNY) would do
+    assert "B stays 3.0 min beyond its expressway target (14 min)" in plan.message
+    assert "upgrades costing 40 kCNY (fast, new) would meet every target" in plan.message
 
 
 def test_require_access_with_the_budget_meets_every_target():
