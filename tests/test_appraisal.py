@@ -312,7 +312,8 @@ def test_a_plan_below_one_is_flagged_in_summary_plan_and_report(poor_run, tmp_pa
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="warning"' in page and WARNING in page
     assert "Appraisal against doing nothing" in page
-    assert f"# warning: {WARNING}" in (tmp_path / "plan.csv").read_text()
+    # plan.csv stays a plain table: the warning is plan.json's, not a comment row
+    assert "#" not in (tmp_path / "plan.csv").read_text()
 
 
 def test_a_plan_worth_building_has_no_warning(hand_run, capsys):

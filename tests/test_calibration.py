@@ -152,11 +152,13 @@ def town_counts(tmp_path_factory):
 def _check_outputs(out: Path, *, counts: int) -> dict:
     table = (out / "calibration.csv").read_text().splitlines()
     assert table[0] == ("id,line,where,links,count,model_before,model_after,geh_before,geh_after")
-    assert len(table) == counts + 2 and table[-1].startswith("# roadopt")
+    # one row per count and nothing else: the units and the fit are in plan.json
+    assert len(table) == counts + 1 and not any(r.startswith("#") for r in table)
     assert (out / "calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads((out / "plan.json").read_text())
     cal = doc["calibration"]
     assert cal["counts"] == counts and len(cal["table"]) == counts
+    assert cal["geh_hours"] > 0 and cal["geh_ok"] == 5
     assert cal["after"]["r2"] > cal["before"]["r2"]
     assert cal["after"]["geh_share"] >= cal["before"]["geh_share"]
     page = (out / "report.html").read_text()

@@ -425,8 +425,9 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     """``roadopt optimize``: the whole design job, its files and a summary."""
     from .documents import plan_document
-    from .outputs import prepare_out_dir, write_plan_outputs
-    from .pipeline import run_optimize
+    from .folders import output_folder
+    from .outputs import write_plan_outputs
+    from .pipeline import open_job_study, run_optimize
     from .progress import search_bar
 
     job = OptimizeJob(
@@ -440,26 +441,29 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     )
     settings = job.document()
     out = job.output
-    out_dir = prepare_out_dir(out.out, overwrite=out.overwrite, key=settings)
+    study = open_job_study(job.study)  # input errors before output-folder checks
+    folder = output_folder(
+        out.out, name=study.network.name, overwrite=out.overwrite, key=settings
+    )
     with search_bar(f"optimize ({job.optimize.objective}, {job.optimize.method})") as bar:
-        run = run_optimize(job, callback=bar)
-    write_plan_outputs(run, out_dir, settings=settings, report=out.report)
+        run = run_optimize(job, study=study, callback=bar)
+    with folder.staged() as stage:
+        write_plan_outputs(run, stage, settings=settings, report=out.report)
     if out.summary:
         _emit_json(plan_document(run, settings=settings), out.summary)
     if not settings_of(args, ConsoleSettings).quiet:
         print_plan_summary(run)
-        print(f"outputs     {out_dir}")
+        print(f"outputs     {folder.path}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``roadopt run``: run a scenario file or a bundled preset."""
-    from .scenario import load_scenario, run_scenario
+    from .scenario import load_scenario, run_scenario_into
 
     opts = settings_of(args, RunSettings)
     sc = load_scenario(opts.scenario)
-    out = opts.out if opts.out is not None else sc.job.output.out
-    result = run_scenario(sc, out=out, overwrite=opts.overwrite)
+    result, folder = run_scenario_into(sc, out=opts.out, overwrite=opts.overwrite)
     if settings_of(args, ConsoleSettings).quiet:
         return 0
     if sc.command == "optimize":
@@ -469,7 +473,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{sc.name}: {result.status}, relative gap {result.relative_gap:.3e}, "
             f"objective {result.objective:.10g}, TSTT {result.tstt:.10g}"
         )
-    print(f"outputs     {out}")
+    print(f"outputs     {folder}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """Files a run writes: plan.json, plan.csv, calibration.csv, flows and the report (:mod:`.report`).
 
 Every file is written atomically (temporary file, then rename) and records the run's
-settings and the package version, so a run can be repeated exactly. An output folder
-holds one run: a folder holding a different run is refused unless ``overwrite``.
+settings and the package version, so a run can be repeated exactly. The writers fill a
+folder; :mod:`.folders` chooses it, checks it and makes the writes of one run appear
+together (a staging folder swapped in), so that a folder always holds one complete run.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ import numpy as np
 from networks._io import atomic_write_text
 from networks.terrain import link_terrain
 
-from ..errors import UsageError
 from .documents import PLAN_COLUMNS, jsonable, plan_document, plan_rows, version
 
 __all__ = [
     "flow_columns",
-    "prepare_out_dir",
     "write_assign_outputs",
     "write_flow_layer",
     "write_link_table",
@@ -33,31 +32,6 @@ __all__ = [
 RUN_FILE = "plan.json"
 #: Per-count table of a run whose demand was calibrated to traffic counts.
 CALIBRATION_TABLE = "calibration.csv"
-
-
-def prepare_out_dir(out: str | Path, *, overwrite: bool, key: dict[str, Any]) -> Path:
-    """Create the output folder, refusing one that holds a different run."""
-    d = Path(out)
-    if d.exists() and not d.is_dir():
-        raise UsageError(f"--out {d}: exists and is not a folder")
-    run_file = d / RUN_FILE
-    if run_file.exists() and not overwrite:
-        try:
-            old = json.loads(run_file.read_text()).get("run", {}).get("settings")
-        except (json.JSONDecodeError, OSError):
-            old = None
-        if old != jsonable(key):
-            raise UsageError(
-                f"{d} holds the outputs of a different run; choose another --out "
-                "folder or pass --overwrite"
-            )
-    elif d.exists() and any(d.iterdir()) and not run_file.exists() and not overwrite:
-        raise UsageError(
-            f"{d} is not empty and holds no roadopt run; choose another --out "
-            "folder or pass --overwrite"
-        )
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def write_plan_outputs(
@@ -75,7 +49,7 @@ def write_plan_outputs(
     run
         A :class:`optimizer.pipeline.PlanRun`.
     out_dir
-        The output folder (see :func:`prepare_out_dir`).
+        The folder to fill (a staging folder of :meth:`.folders.OutputFolder.staged`).
     settings
         The run's settings, recorded in every file with the package version.
     scenario_file
@@ -101,13 +75,6 @@ def write_plan_outputs(
     w.writeheader()
     for r in rows:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    buf.write(
-        f"# roadopt {version()}; objective {doc['objective_name']} "
-        f"{doc['objective_before']} -> {doc['objective']}; cost {doc['cost']} of "
-        f"budget {doc['budget']}\n"
-    )
-    for warning in doc["warnings"]:
-        buf.write(f"# warning: {warning}\n")
     atomic_write_text(d / "plan.csv", buf.getvalue())
     written.append(d / "plan.csv")
     if _write_calibration_table(getattr(run, "calibration", None), d / CALIBRATION_TABLE):
@@ -135,12 +102,6 @@ def _write_calibration_table(cal: Any, path: Path) -> bool:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    before, after = cal.fit("before"), cal.fit("after")
-    buf.write(
-        f"# roadopt {version()}; counts in vehicles per period, GEH on hourly flows "
-        f"({cal.hours:g} h); GEH < 5 on {before['geh_share']:.3f} -> {after['geh_share']:.3f} "
-        f"of counts, R2 {before['r2']:.4f} -> {after['r2']:.4f}\n"
-    )
     atomic_write_text(path, buf.getvalue())
     return True
 

@@ -350,28 +350,50 @@ def run_scenario(
 ) -> Any:
     """Run a scenario: an assignment or an optimization, writing its outputs.
 
-    Returns the :class:`optimizer.AssignmentResult` (``command = "assign"``) or the
-    :class:`optimizer.jobs.pipeline.PlanRun` (``command = "optimize"``).
+    The outputs go to ``out``, else the scenario's ``[output] dir``, else a new folder
+    ``./roadopt-out/<scenario>-NNN`` (:mod:`.folders`); they appear there only once
+    complete. Returns the :class:`optimizer.AssignmentResult` (``command = "assign"``) or
+    the :class:`optimizer.jobs.pipeline.PlanRun` (``command = "optimize"``).
     """
-    from .outputs import prepare_out_dir, write_assign_outputs, write_plan_outputs
-    from .pipeline import run_assign, run_optimize
+    return run_scenario_into(sc, out=out, overwrite=overwrite, write=write)[0]
 
-    out_dir = Path(out) if out is not None else Path(sc.job.output.out)
+
+def run_scenario_into(
+    sc: Scenario, *, out: str | Path | None = None, overwrite: bool = False, write: bool = True
+) -> tuple[Any, Path | None]:
+    """:func:`run_scenario`, also returning the folder the outputs went to (None: none)."""
+    from .folders import output_folder
+    from .outputs import write_assign_outputs, write_plan_outputs
+    from .pipeline import open_job_study, run_assign, run_optimize
+
     settings = sc.doc
     source = str(sc.path) if sc.path else None
+    study = open_job_study(sc.job.study)  # input errors before output-folder checks
+    folder = None
     if write:
-        prepare_out_dir(out_dir, overwrite=overwrite, key=settings)
-    if sc.command == "assign":
-        study, result = run_assign(sc.job)  # type: ignore[arg-type]
-        if write:
-            write_assign_outputs(study, result, out_dir, settings, scenario_file=source)
-        return result
-    run = run_optimize(sc.job)  # type: ignore[arg-type]
-    if write:
-        write_plan_outputs(
-            run, out_dir, settings=settings, report=sc.job.output.report, scenario_file=source
+        folder = output_folder(
+            out if out is not None else sc.job.output.out,
+            name=sc.name,
+            overwrite=overwrite,
+            key=settings,
         )
-    return run
+    if sc.command == "assign":
+        study, result = run_assign(sc.job, study=study)  # type: ignore[arg-type]
+        if folder is not None:
+            with folder.staged() as stage:
+                write_assign_outputs(study, result, stage, settings, scenario_file=source)
+    else:
+        result = run_optimize(sc.job, study=study)  # type: ignore[arg-type]
+        if folder is not None:
+            with folder.staged() as stage:
+                write_plan_outputs(
+                    result,
+                    stage,
+                    settings=settings,
+                    report=sc.job.output.report,
+                    scenario_file=source,
+                )
+    return result, None if folder is None else folder.path
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -656,9 +656,16 @@ class OutputSettings(Section):
 
     TABLE: ClassVar[str] = "output"
 
-    out: str = setting("roadopt-out", "output folder", key="dir", metavar="DIR", path=True)
+    out: str | None = setting(
+        None,
+        "output folder (default: a new folder under ./roadopt-out/ per run, NAME-001, "
+        "NAME-002, ..., with roadopt-out/latest pointing at the newest)",
+        key="dir",
+        metavar="DIR",
+        path=True,
+    )
     overwrite: bool = setting(
-        False, "replace an output folder that holds a different run", toml=False
+        False, "replace an explicit output folder that holds a different run", toml=False
     )
     summary: str | None = setting(
         None, "also write the plan document here", metavar="PLAN.json", toml=False
@@ -730,7 +737,8 @@ class RunSettings(Section):
     )
     out: str | None = setting(
         None,
-        "output folder (default: the scenario's [output] dir, else ./roadopt-out)",
+        "output folder (default: the scenario's [output] dir, else a new folder "
+        "./roadopt-out/SCENARIO-NNN)",
         metavar="DIR",
         toml=False,
     )
