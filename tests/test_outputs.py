@@ -93,7 +93,7 @@ def test_explicit_folder_refusals_and_overwrite_keeps_foreign_files(tmp_path):
     with output_folder(out, name=None, overwrite=False, key={"tag": "first"}).staged() as s:
         _fill(s, "first")
     (out / "notes.txt").write_text("the engineer's own notes")
-    with pytest.raises(UsageError, match="different run.*--overwrite"):
+    with pytest.raises(UsageError, match=r"different run.*--overwrite"):
         output_folder(out, name=None, overwrite=False, key={"tag": "other"})
     # the same settings again: replaced without --overwrite
     with output_folder(out, name=None, overwrite=False, key={"tag": "first"}).staged() as s:

@@ -377,6 +377,7 @@ def run_scenario_into(
             overwrite=overwrite,
             key=settings,
         )
+    result: Any
     if sc.command == "assign":
         study, result = run_assign(sc.job, study=study)  # type: ignore[arg-type]
         if folder is not None:
