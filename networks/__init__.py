@@ -14,6 +14,7 @@ from .errors import (
     InvalidNetworkError,
     NoDrivableRoadsError,
     OSMQueryError,
+    OutputWriteError,
     PlaceNotFoundError,
     RoadoptError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Network",
     "NoDrivableRoadsError",
     "OSMQueryError",
+    "OutputWriteError",
     "PlaceNotFoundError",
     "RoadoptError",
     "Study",

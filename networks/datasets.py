@@ -24,7 +24,15 @@ from pathlib import Path
 from .demand import Demand
 from .errors import DatasetNotFoundError
 from .network import Network
-from .tntp import companion_file, read_net, read_nodes, read_readme, read_trips, with_coordinates
+from .tntp import (
+    check_trips_fit,
+    companion_file,
+    read_net,
+    read_nodes,
+    read_readme,
+    read_trips,
+    with_coordinates,
+)
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -310,6 +318,12 @@ def load_tntp(
 
     The trips file defaults to the one found by the ``_net``/``_trips`` naming rule (None
     when there is none); the node file likewise. Units come from ``readme`` when given.
+
+    Raises
+    ------
+    FileFormatError
+        For a malformed file, or a trips file whose zones are not nodes of the network
+        (:func:`~networks.tntp.check_trips_fit`).
     """
     about = read_readme(readme) if readme else None
     net = read_net(net_path, units=about["units"] if about else None, name=name)
@@ -331,6 +345,8 @@ def load_tntp(
         net = with_coordinates(net, ids, x, y, crs=crs)
     trips_path = trips_path if trips_path is not None else companion_file(net_path, "trips")
     demand = read_trips(trips_path) if trips_path is not None else None
+    if demand is not None and trips_path is not None:
+        check_trips_fit(net, demand, trips_path)
     return net, demand
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "NoDrivableRoadsError",
     "OSMQueryError",
     "OptionError",
+    "OutputWriteError",
     "PlaceNotFoundError",
     "RoadoptError",
     "UsageError",
@@ -71,6 +72,29 @@ class FileFormatError(RoadoptError, ValueError):
         where = self.path if line is None else f"{self.path}, line {line}"
         what = message if field is None else f"field '{field}': {message}"
         super().__init__(f"{where}: {what}")
+
+
+class OutputWriteError(RoadoptError, OSError):
+    """An output file that could not be written (a full disk, no permission, ...).
+
+    The message reads ``could not write <path>: <reason>; <what to do>``; ``errno`` is the
+    original error's, so ``errno.ENOSPC`` and the like can still be tested.
+
+    Parameters
+    ----------
+    path
+        The file that was being written (not its temporary twin).
+    reason
+        Why it failed, for example ``"No space left on device"``.
+    errno
+        The ``errno`` of the underlying ``OSError``, when it has one.
+    """
+
+    def __init__(self, path: str | Path, reason: str, *, errno: int | None = None) -> None:
+        super().__init__(f"could not write {path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+        self.errno = errno
 
 
 class DEMCoverageError(RoadoptError, ValueError):

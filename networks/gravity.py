@@ -14,6 +14,7 @@ in minutes; ``a``, ``b`` from Furness balancing so that rows sum to ``O`` and co
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from ._io import read_text_file
 from .demand import Demand
 from .errors import FileFormatError, InvalidDemandError
 from .network import Network, csgraph
@@ -245,8 +247,10 @@ def demand_from_od(
 
     Raises
     ------
+    FileNotFoundError
+        When ``path`` does not exist.
     FileFormatError
-        Missing columns, unreadable numbers, negative trips.
+        Missing columns, unreadable numbers, negative trips, text that is not UTF-8.
     InvalidDemandError
         An origin or destination that is neither a zone id nor a zone name, or a name
         that two zones share.
@@ -254,10 +258,9 @@ def demand_from_od(
     import pandas as pd
 
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file")
+    text = read_text_file(p, what="OD matrix CSV")  # UTF-8 (or UTF-16 with a BOM) only
     try:
-        df = pd.read_csv(p, skipinitialspace=True, comment="#", dtype=str)
+        df = pd.read_csv(io.StringIO(text), skipinitialspace=True, comment="#", dtype=str)
     except Exception as exc:
         raise FileFormatError(p, f"cannot be read as CSV: {exc}") from None
     df.columns = [str(c).strip().lower() for c in df.columns]

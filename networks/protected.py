@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ._io import geojson_source
 from .errors import FileFormatError
 
 __all__ = ["FORBID", "ProtectedAreas", "read_protected"]
@@ -132,8 +133,9 @@ def read_protected(path: str | Path, *, crs: str | None) -> ProtectedAreas:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file (protected areas)")
+    src = geojson_source(p)  # GeoJSON must be UTF-8: say so, not pyogrio
     try:
-        gdf = gpd.read_file(p)
+        gdf = gpd.read_file(src)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise FileFormatError(
             p, f"cannot be read as a polygon file (GeoPackage, GeoJSON, Shapefile): {exc}"

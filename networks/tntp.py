@@ -24,7 +24,7 @@ from typing import Literal, overload
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write_text, format_float, read_text_file
+from ._io import atomic_write_text, decode_text, format_float, read_text_file
 from .demand import Demand
 from .errors import FileFormatError
 from .network import CandidateLinks, Network, Units
@@ -32,6 +32,7 @@ from .network import CandidateLinks, Network, Units
 __all__ = [
     "LinkFlows",
     "align_flows",
+    "check_trips_fit",
     "companion_file",
     "read_flow",
     "read_net",
@@ -59,6 +60,7 @@ NET_FIELDS = (
     "link_type",
 )
 _DENSE_MAX_ZONES = 3000
+_MAX_REPEAT_WARNINGS = 10  # repeated OD entries logged one by one in a trips file
 _META_RE = re.compile(r"^\s*<([^>]+)>(.*)$")
 _PAIR_RE = re.compile(r"([^\s:;]+)\s*:\s*([^\s:;]+)")
 
@@ -119,6 +121,20 @@ def _meta_int(path: Path, meta: dict[str, str], key: str, *, required: bool) -> 
             path, f"<{key}> is {text!r}, expected a whole number >= 0", field=key
         )
     return int(value)
+
+
+def _meta_line(lines: list[str], key: str) -> int | None:
+    """1-based number of the ``<KEY>`` metadata line, None when there is none."""
+    for i, raw in enumerate(lines):
+        m = _META_RE.match(raw.strip())
+        if m is None:
+            continue
+        found = m.group(1).strip().upper()
+        if found == key:
+            return i + 1
+        if found == "END OF METADATA":
+            return None
+    return None
 
 
 def _clip(s: str, n: int = 60) -> str:
@@ -189,6 +205,15 @@ def read_net(path: str | Path, *, name: str | None = None, units: Units | None =
     n_new = _meta_int(path, meta, "NUMBER OF NEW LINKS", required=False)
     first_thru = _meta_int(path, meta, "FIRST THRU NODE", required=False)
     first_thru = 1 if first_thru is None else first_thru
+    if n_zones > n_nodes:
+        raise FileFormatError(
+            path,
+            f"<NUMBER OF ZONES> {n_zones} exceeds <NUMBER OF NODES> {n_nodes}: zone k is "
+            "node k, so a network cannot have more zones than nodes; correct the header "
+            "(is the zone count a trips file's, or are nodes missing?)",
+            line=_meta_line(lines, "NUMBER OF ZONES"),
+            field="NUMBER OF ZONES",
+        )
     ncols = len(NET_FIELDS) + (1 if n_new is not None else 0)
     names = (*NET_FIELDS, "cost") if n_new is not None else NET_FIELDS
 
@@ -260,11 +285,7 @@ def read_net(path: str | Path, *, name: str | None = None, units: Units | None =
                         line=linenos[i],
                         field="term_node" if int(b) == bad else "init_node",
                     )
-        node_ids = used
-    if n_zones > node_ids.size:
-        raise FileFormatError(
-            path, f"<NUMBER OF ZONES> {n_zones} exceeds the {node_ids.size} nodes", field="zones"
-        )
+        node_ids = used  # holds 1..n_zones (n_zones <= n_nodes is checked above)
 
     existing = slice(0, n_links)
     label = name or _stem(path, "_net")
@@ -422,7 +443,9 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
     """Read a TNTP trips file into a :class:`Demand` (zone ``k`` loads at node ``k``).
 
     Intrazonal trips stay in the matrix (``Demand.intrazonal``) and are never assigned.
-    A ``<TOTAL OD FLOW>`` that disagrees with the body is logged as a warning.
+    A ``<TOTAL OD FLOW>`` that disagrees with the body is logged as a warning. A destination
+    listed twice in one origin block, and an origin with two blocks, add up; each is logged
+    as a warning naming the line (the first few; then one count).
 
     Raises
     ------
@@ -438,6 +461,16 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
     cols: list[int] = []
     vals: list[float] = []
     origin: int | None = None
+    origin_lines: dict[int, int] = {}  # origin -> line of its (first) block
+    dest_lines: dict[int, int] = {}  # destination -> line, in the current block
+    repeats = 0
+
+    def repeated(lineno: int, text: str) -> None:
+        nonlocal repeats
+        repeats += 1
+        if repeats <= _MAX_REPEAT_WARNINGS:
+            log.warning("%s, line %d: %s", path, lineno, text)
+
     for i in range(start, len(lines)):
         line = lines[i].strip()
         lineno = i + 1
@@ -450,6 +483,16 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
                     path, "an 'Origin' line needs a zone number", line=lineno, field="origin"
                 )
             origin = _zone(path, lineno, "origin", parts[1], z)
+            dest_lines = {}
+            if origin in origin_lines:
+                repeated(
+                    lineno,
+                    f"origin {origin} has a second block (the first is on line "
+                    f"{origin_lines[origin]}); its trips are added to the first's; merge the "
+                    "two blocks if that is not meant",
+                )
+            else:
+                origin_lines[origin] = lineno
             continue
         if origin is None:
             raise FileFormatError(
@@ -474,6 +517,16 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
                     line=lineno,
                     field="trips",
                 )
+            if dest in dest_lines:
+                first = dest_lines[dest]
+                repeated(
+                    lineno,
+                    f"destination {dest} is listed again for origin {origin} (first "
+                    f"{'on this line' if first == lineno else f'on line {first}'}); the trips "
+                    "are added up; remove one entry if that is not meant",
+                )
+            else:
+                dest_lines[dest] = lineno
             rows.append(origin - 1)
             cols.append(dest - 1)
             vals.append(v)
@@ -485,6 +538,14 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
                 f"cannot read {_clip(rest)!r}; expected 'destination : trips;' entries",
                 line=lineno,
             )
+    if repeats > _MAX_REPEAT_WARNINGS:
+        log.warning(
+            "%s: %d repeated origins or destinations in all (only the first %d are listed "
+            "above); their trips are added up",
+            path,
+            repeats,
+            _MAX_REPEAT_WARNINGS,
+        )
     coo = sp.coo_array(
         (
             np.asarray(vals, dtype=np.float64),
@@ -515,6 +576,56 @@ def read_trips(path: str | Path, *, name: str | None = None) -> Demand:
         internal=np.ones(z, dtype=bool),
         period="as in file",
         name=name or _stem(path, "_trips"),
+    )
+
+
+def check_trips_fit(network: Network, demand: Demand, trips_path: str | Path) -> None:
+    """Check that a TNTP trips file's zones are nodes of its network (zone ``k`` is node ``k``).
+
+    Parameters
+    ----------
+    network
+        The network read from the net file.
+    demand
+        The demand read from ``trips_path`` with :func:`read_trips`.
+    trips_path
+        The trips file, for the message.
+
+    Raises
+    ------
+    FileFormatError
+        Naming the trips file and its ``<NUMBER OF ZONES>`` line when the trips file has
+        more zones than the network has nodes, or zones whose node the network lacks.
+    """
+    path = Path(trips_path)
+    zone_nodes = np.asarray(demand.zone_node_ids, dtype=np.int64)
+    missing = zone_nodes[~np.isin(zone_nodes, network.node_ids)]
+    if missing.size == 0:
+        return
+    z = demand.num_zones
+    source = network.extra.get("source", f"network '{network.name}'")
+    try:
+        line = _meta_line(_lines(read_text_file(path, what="TNTP trips")), "NUMBER OF ZONES")
+    except (OSError, FileFormatError):
+        line = None
+    if z > network.num_nodes:
+        what = (
+            f"<NUMBER OF ZONES> {z} exceeds the {network.num_nodes} nodes of {source}: zone k "
+            "loads at node k, so there cannot be more zones than nodes"
+        )
+    else:
+        shown = ", ".join(str(int(v)) for v in missing[:10]) + (
+            " ..." if missing.size > 10 else ""
+        )
+        what = (
+            f"<NUMBER OF ZONES> is {z} but {source} has no node {shown}: zone k loads at "
+            "node k, so every zone must be a node of the network"
+        )
+    raise FileFormatError(
+        path,
+        f"{what}; check that the trips file belongs to this network",
+        line=line,
+        field="NUMBER OF ZONES",
     )
 
 
@@ -731,8 +842,13 @@ def read_readme(path: str | Path) -> dict:
 
     Returns a dict with ``units`` (a :class:`Units`) and ``toll_factor`` /
     ``distance_factor`` (floats, 0 where the README gives none).
+
+    Raises
+    ------
+    FileFormatError
+        When the README is not UTF-8 text (:func:`networks._io.decode_text`).
     """
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    text = decode_text(Path(path).read_bytes(), path, what="README")
     found: dict[str, str] = {}
     section = ""
     for raw in text.splitlines():

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ._io import geojson_source
 from .errors import FileFormatError, InvalidDemandError, InvalidNetworkError
 from .network import Network
 
@@ -402,8 +403,9 @@ def zones_from_polygons(
         p = Path(source)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file")
+        src = geojson_source(p)  # GeoJSON must be UTF-8: say so, not pyogrio
         try:
-            gdf = gpd.read_file(p)
+            gdf = gpd.read_file(src)
         except Exception as exc:
             raise FileFormatError(p, f"cannot be read as GeoJSON/GeoPackage: {exc}") from None
     else:

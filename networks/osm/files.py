@@ -199,9 +199,42 @@ def _graph_from_graphml(ox: Any, path: Path) -> Any:
     if b"<graphml" not in head:
         raise FileFormatError(path, "is not GraphML: no <graphml> root element")
     try:
-        return ox.load_graphml(path)
+        G = ox.load_graphml(path)
     except Exception as exc:
         raise FileFormatError(path, f"cannot be read as an osmnx GraphML graph: {exc}") from None
+    _check_node_coordinates(path, G)
+    return G
+
+
+def _check_node_coordinates(path: Path, G: Any) -> None:
+    """FileFormatError naming the file, the attribute and a node when a node lacks x or y."""
+    for attr in ("x", "y"):
+        lacking = [n for n, d in G.nodes(data=True) if d.get(attr) is None]
+        if not lacking:
+            continue
+        first = lacking[0]
+        raise FileFormatError(
+            path,
+            f"{len(lacking)} of {len(G)} nodes have no '{attr}' attribute (the first: node "
+            f"{first}{_graphml_node_line(path, first)}); every node needs x and y, which "
+            "GraphML saved by osmnx (osmnx.save_graphml) has, as lon/lat in degrees "
+            "(x = longitude, y = latitude) unless the graph's crs says otherwise; add them "
+            "or re-save the graph with osmnx",
+            field=attr,
+        )
+
+
+def _graphml_node_line(path: Path, node: Any) -> str:
+    """``", line N"`` of ``<node id="node">`` in a GraphML file, or "" when not found."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    m = re.search(rb'<node\b[^>]*\bid="' + re.escape(str(node).encode()) + rb'"', data)
+    if m is None:
+        return ""
+    line = data[: m.start()].count(b"\n") + 1
+    return f", line {line}"
 
 
 def _pbf_check(path: Path) -> None:
