@@ -20,7 +20,14 @@ from .demand import Demand
 from .errors import OptionError
 from .network import Network
 
-__all__ = ["OSM_SUFFIXES", "Study", "check_tolerance", "is_osm_file", "open_study"]
+__all__ = [
+    "OSM_SUFFIXES",
+    "Study",
+    "check_crs",
+    "check_tolerance",
+    "is_osm_file",
+    "open_study",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,30 @@ class Study:
 def is_osm_file(path: str | Path) -> bool:
     """Whether a path names an OpenStreetMap file by its extension."""
     return str(path).lower().endswith(OSM_SUFFIXES)
+
+
+def check_crs(crs: Any) -> str | None:
+    """A coordinate reference system that pyproj knows (``EPSG:32650``, a WKT, a PROJ string).
+
+    Raises
+    ------
+    OptionError
+        For a CRS pyproj cannot resolve, before any work is done (field ``crs``).
+    """
+    if crs is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(crs)
+    except (CRSError, TypeError, ValueError):
+        raise OptionError(
+            "crs",
+            f"{crs!r} is not a coordinate reference system pyproj knows; give one as "
+            "EPSG:XXXX (e.g. EPSG:4326 for lon/lat, EPSG:32650 for UTM zone 50N)",
+        ) from None
+    return str(crs)
 
 
 def check_tolerance(tolerance: Any) -> float:
@@ -210,7 +241,7 @@ def open_study(
     assert network is not None  # the built-ins were opened above
     net, demand = datasets.load(network, trips=trips)
     if crs is not None:
-        net = net.replace(crs=crs, validate=False)
+        net = net.replace(crs=check_crs(crs), validate=False)
     return Study(_with_terrain(net, meta), demand, None, f"TNTP {network}", meta)
 
 

@@ -27,7 +27,8 @@ def integer_costs(costs: np.ndarray, budget: float) -> tuple[list[int], int, flo
 
     Costs are scaled by the smallest power of ten (up to 1e6) that makes them whole;
     otherwise by ``1e6 / max cost`` and rounded up (budget rounded down), which can only
-    exclude plans within rounding of the budget. Returns ``(costs, budget, scale)``.
+    exclude plans within rounding of the budget. A budget above the total cost is capped at
+    it (every plan is affordable either way). Returns ``(costs, budget, scale)``.
     """
     costs = np.asarray(costs, dtype=np.float64)
     scale = None
@@ -45,7 +46,8 @@ def integer_costs(costs: np.ndarray, budget: float) -> tuple[list[int], int, flo
     else:
         ints = [round(c * scale) for c in costs]
     b = budget * scale
-    b_int = math.floor(b + 1e-9 * max(1.0, abs(b)))
+    # a budget above the total cost affords every plan: cap it there (CP-SAT takes int64)
+    b_int = min(math.floor(b + 1e-9 * max(1.0, abs(b))), sum(ints)) if b < 2**62 else sum(ints)
     return ints, b_int, scale
 
 

@@ -96,6 +96,12 @@ def check_budget(budget: float | None, budget_share: float | None, *, required: 
         )
     if budget_share is not None and (not np.isfinite(budget_share) or budget_share < 0):
         raise InfeasibleBudgetError("budget_share", f"{budget_share} must be a number >= 0")
+    if budget_share is not None and budget_share > 1:
+        raise OptionError(
+            "budget_share",
+            f"{budget_share:g} is more than 1: it is a share of the total cost of all "
+            "candidates (1 affords every one); give an amount with --budget instead",
+        )
     if budget is not None and (not np.isfinite(budget) or budget < 0):
         raise InfeasibleBudgetError("budget", f"{budget} must be a number >= 0")
 
@@ -116,7 +122,32 @@ def resolve_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
             raise OptionError("weights", "weights must be numbers >= 0") from None
         if any(v < 0 or not np.isfinite(v) for v in w.values()):
             raise OptionError("weights", "weights must be numbers >= 0")
+        _share_weights(weights, w)
     return w
+
+
+def _share_weights(given: Mapping[str, float], w: dict[str, float]) -> None:
+    """``internal`` and ``external`` are shares of the objective: each in [0, 1], sum 1.
+
+    One given alone sets the other to its complement; both given must sum to 1.
+    """
+    shares = [k for k in ("internal", "external") if k in given]
+    for k in shares:
+        if w[k] > 1:
+            raise OptionError(
+                "weights",
+                f"{k}={w[k]:g}: internal and external are shares of the objective, "
+                "between 0 and 1, summing to 1 (e.g. internal=0.7,external=0.3)",
+            )
+    if len(shares) == 1:
+        other = "external" if shares[0] == "internal" else "internal"
+        w[other] = 1.0 - w[shares[0]]
+    elif len(shares) == 2 and abs(w["internal"] + w["external"] - 1.0) > 1e-9:
+        raise OptionError(
+            "weights",
+            f"internal={w['internal']:g} and external={w['external']:g} sum to "
+            f"{w['internal'] + w['external']:g}; as shares of the objective they sum to 1",
+        )
 
 
 def check_min_resilience(min_resilience: float | None) -> None:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from networks import BUILTIN_NETWORKS, open_study
 from networks.counts import read_counts
 from networks.roads import PROFILES
-from networks.sources import check_tolerance
+from networks.sources import check_crs, check_tolerance
 from networks.terrain import apply_terrain
 from networks.zoning import demand_model
 
@@ -170,6 +170,7 @@ class StudySettings(Section):
         None,
         "CRS of a TNTP network's node coordinates, for GeoPackage output",
         metavar="EPSG:XXXX",
+        check=check_crs,
     )
     consolidate: bool = setting(
         True,

@@ -1,0 +1,81 @@
+"""Careless command lines: each gets one clear message, exit 2, and no output at all."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from optimizer.design import integer_costs
+from optimizer.errors import OptionError
+from optimizer.jobs.cli import main
+from optimizer.problem import resolve_weights
+
+
+def _sf(data_dir) -> list[str]:
+    return [
+        str(data_dir / "dndp" / "SiouxFalls" / "SF_DNDP_10_1.txt"),
+        "--trips",
+        str(data_dir / "tntp" / "SiouxFalls" / "SiouxFalls_trips.tntp"),
+        "--gap",
+        "1e-5",
+        "--no-report",
+        "-q",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget-share", "1.5"], "--budget-share: 1.5 is more than 1"),
+        (["--budget-share", "0.5", "--weights", "internal=2"], "internal=2: internal and"),
+        (
+            ["--budget-share", "0.5", "--weights", "internal=0.6,external=0.6"],
+            "sum to 1.2",
+        ),
+        (["--budget-share", "0.5", "--crs", "EPSG:99999"], "--crs: 'EPSG:99999' is not"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(
+    data_dir, tmp_path, monkeypatch, capsys, args, message
+):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(["optimize", *_sf(data_dir), *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no folder, no file
+
+
+def test_info_with_a_bad_crs_is_an_error(capsys):
+    assert main(["info", "builtin-town", "--crs", "foo"]) == 2
+    captured = capsys.readouterr()
+    assert "'foo' is not a coordinate reference system" in captured.err
+    assert "crs       foo" not in captured.out
+
+
+def test_one_share_weight_sets_the_other():
+    w = resolve_weights({"internal": 0.7})
+    assert w["internal"] == 0.7 and w["external"] == pytest.approx(0.3)
+    assert resolve_weights({"external": 1.0})["internal"] == 0.0
+    assert resolve_weights({"resilience": 10.0})["internal"] == 0.5  # not a share
+    with pytest.raises(OptionError, match="shares of the objective"):
+        resolve_weights({"external": 1.5})
+
+
+def test_a_huge_budget_is_capped_at_the_total_cost():
+    costs = np.array([750.0, 825.0, 900.0])
+    ints, b, scale = integer_costs(costs, 1e20)
+    assert b == sum(ints) and scale == 1.0
+    ints, b, _ = integer_costs(costs, float("1e300"))
+    assert b == sum(ints)
+    ints, b, _ = integer_costs(costs, 1600.0)
+    assert b == 1600  # below the total: unchanged
+
+
+def test_optimize_with_a_huge_budget_runs(data_dir, tmp_path):
+    out = tmp_path / "out"
+    assert main(["optimize", *_sf(data_dir), "--budget", "1e20", "--out", str(out)]) == 0
+    doc = json.loads((out / "plan.json").read_text())
+    assert doc["status"] == "optimal" and doc["budget"] == 1e20
