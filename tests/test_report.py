@@ -81,6 +81,7 @@ def town_run() -> PlanRun:
     # k-means zones and three times the demand: the town congests, so that the search and
     # the equilibria have histories worth a picture
     study = open_study("builtin-town", zones=8)
+    assert study.demand is not None
     study = dataclasses.replace(study, demand=study.demand.scaled(3.0))
     cs = _town_candidates(study.network, study.demand)
     run = plan_study(study, candidates=cs, objective="tstt", budget=700.0)
@@ -211,14 +212,137 @@ def test_pictures_are_valid_images_of_sensible_size(town_out):
             assert len(im.convert("RGB").getcolors(maxcolors=1 << 20)) > 50
 
 
+def _texts(ax, gid: str) -> list:
+    return [t for t in ax.texts if t.get_gid() == gid]
+
+
 def test_map_shows_the_upgrades_zones_and_gateways(town_run):
     fig = report.plot_plan_map(town_run)
-    ax = fig.axes[0]
-    texts = {t.get_text() for t in ax.texts}
-    assert set(town_run.plan.selected) <= texts  # upgrades labelled with their ids
-    assert {"G1", "Z1"} <= texts
-    assert "→" in ax.get_title(loc="left") and "km" in ax.get_xlabel()
-    assert fig.axes[1].get_ylabel().startswith("volume / capacity")  # the colour bar
+    before, after = fig.axes[:2]
+    for ax in (before, after):
+        texts = {t.get_text() for t in ax.texts}
+        assert {"G1", "Z1"} <= texts
+        assert "km" in ax.get_xlabel() or ax is after  # the after panel shares the axis
+    assert before.get_title(loc="left").startswith("before")
+    assert after.get_title(loc="left").startswith("after")
+    assert "→" in fig.get_suptitle()
+    assert fig.axes[2].get_ylabel().startswith("volume / capacity")  # the colour bar
+
+
+def test_map_has_before_and_after_on_one_colour_scale(town_run):
+    fig = report.plot_plan_map(town_run)
+    before, after, bar = fig.axes[:3]
+    assert before.get_shared_x_axes().joined(before, after)
+    assert before.get_xlim() == after.get_xlim() and before.get_ylim() == after.get_ylim()
+    roads = [[c for c in ax.collections if c.get_gid() == "roads"] for ax in (before, after)]
+    assert [len(r) for r in roads] == [1, 1]
+    (rb,), (ra,) = roads
+    assert rb.get_clim() == ra.get_clim() == bar.get_ylim()
+    assert rb.get_cmap() is ra.get_cmap()
+    # the panels show different equilibria: the plan moves traffic
+    s = report.frames.link_states(town_run)
+    assert not np.allclose(np.nan_to_num(s.flow_before), np.nan_to_num(s.flow_after))
+    vc_max = max(float(np.max(rb.get_array())), float(np.max(ra.get_array())))
+    assert bar.get_ylim()[1] >= min(vc_max, 2.0) - 1e-12
+
+
+def test_map_has_a_north_arrow_and_a_scale_bar_in_each_panel(town_run):
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    fig = report.plot_plan_map(town_run)
+    for ax in fig.axes[:2]:
+        (arrow,) = _texts(ax, "north-arrow")
+        assert arrow.get_text() == "N"
+        # pointing up: the arrow's head above its "N"
+        assert arrow.xy[1] > arrow.xyann[1] and arrow.xy[0] == arrow.xyann[0]
+        assert any(isinstance(a, AnchoredSizeBar) for a in ax.artists)
+
+
+def _road_of(net, links) -> set[str]:
+    """The refs (else names) of a candidate's links, as the map label writes them."""
+    out = set()
+    for a in np.asarray(links).tolist():
+        ref = str(net.extra["ref"][a] or "")
+        name = str(net.extra["name"][a] or "")
+        if ref:
+            out.add(f"road {ref}" if ref.isdigit() else ref)
+        elif name:
+            out.add(name.split(";")[0].strip())
+    return out
+
+
+def test_upgrades_are_labelled_by_road_and_kind_not_by_id(town_run):
+    fig = report.plot_plan_map(town_run)
+    before, after = fig.axes[:2]
+    assert not _texts(before, "upgrade-label")  # upgrades are shown after only
+    labels = [t.get_text() for t in _texts(after, "upgrade-label")]
+    cs, net = town_run.candidates, town_run.candidates.network
+    chosen = [c for c in cs.candidates if c.id in town_run.plan.selected]
+    assert len(labels) == len(chosen) == 3
+    for label in labels:
+        assert not any(c.id in label for c in cs.candidates), label
+    by_kind = {c.kind: c for c in chosen}
+    for kind, words in (("widen", "widening"), ("upgrade", "upgrade to primary")):
+        c = by_kind[kind]
+        (label,) = [t for t in labels if words in t]
+        roads = _road_of(net, c.links)
+        assert roads and any(r in label for r in roads), (label, roads)
+    (new,) = [t for t in labels if t.startswith("new link")]
+    # the bypass runs beside an existing road: named after the road its ends meet
+    assert len(new) > len("new link ")
+
+
+def test_upgrade_label_names_the_design_standard_and_keeps_ids_without_names():
+    from optimizer.corridors import STANDARDS
+    from optimizer.jobs.report.text import upgrade_label
+
+    net, _ = grid(3, 3, trips_per_zone=10, seed=1)
+    ext = dataclasses.replace(
+        net,
+        extra={
+            **net.extra,
+            "ref": ["B 303"] * 2 + [""] * (net.num_links - 2),
+            "name": ["Hauptstraße"] * net.num_links,
+        },
+    )
+    std = STANDARDS["jtg-2"]
+    c = Candidate(
+        "corridor-x-y-jtg-2",
+        "upgrade",
+        1.0,
+        np.array([0, 1, 2]),
+        label=f"upgrade to a {std.label}",
+    )
+    text = upgrade_label(c, ext)
+    assert text.startswith("B 303") and "upgrade to JTG-2" in text and c.id not in text
+    wide = Candidate("w", "widen", 1.0, np.array([5]))
+    assert upgrade_label(wide, ext) == "Hauptstraße widening"
+    # no road names at all (a TNTP file): the id is the only name there is
+    assert upgrade_label(wide, net) == "w: widening"
+
+
+def test_settlement_labels_are_limited_and_do_not_overlap(town_run):
+    from matplotlib.text import Text
+
+    zones = town_run.study.model.zones
+    fig = report.plot_plan_map(town_run, zone_labels=3)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    act = np.asarray(zones.activity, dtype=float)
+    largest = {f"Z{int(z)}" for z in np.asarray(zones.zone_ids)[np.argsort(-act)[:3]]}
+    for ax in fig.axes[:2]:
+        labels = _texts(ax, "zone-label")
+        assert len(labels) <= 3 and {t.get_text() for t in labels} <= largest
+    full = report.plot_plan_map(town_run)
+    full.draw_without_rendering()
+    renderer = full.canvas.get_renderer()
+    after = full.axes[1]
+    boxes = [Text.get_window_extent(t, renderer) for t in _texts(after, "zone-label")]
+    assert len(boxes) >= 3
+    upgrade_boxes = [Text.get_window_extent(t, renderer) for t in _texts(after, "upgrade-label")]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :] + upgrade_boxes:
+            assert not a.overlaps(b)
 
 
 def _with_histories(run: PlanRun, *, search: int, equilibrium: bool) -> PlanRun:
@@ -336,6 +460,58 @@ def test_html_escapes_every_text(town_run):
 
 
 # ---------------------------------------------------------------------- atomicity
+# ---------------------------------------------------------------------- benefit/cost
+def _with_bcr(run: PlanRun, bcr: float) -> PlanRun:
+    """The run with its appraisal's benefit/cost ratio (and present values) set to ``bcr``."""
+    app = dict(run.plan.appraisal)
+    cost = app["present_value_costs"]
+    app.update(
+        benefit_cost_ratio=bcr,
+        present_value_benefits=bcr * cost,
+        net_present_value=(bcr - 1) * cost,
+        warning="the plan costs more than it saves at these values" if bcr < 1 else None,
+    )
+    return dataclasses.replace(run, plan=dataclasses.replace(run.plan, appraisal=app))
+
+
+BCR_NOTE = "benefit/cost 0.62 < 1: the plan's discounted benefits"
+
+
+def test_a_plan_below_one_says_so_in_the_page_and_the_summary(town_run, capsys):
+    from optimizer.jobs.cli import print_plan_summary
+
+    run = _with_bcr(town_run, 0.62)
+    page = report.render_html(run, images={})
+    note = html.escape(BCR_NOTE[:1].upper() + BCR_NOTE[1:])
+    head = page[: page.index("<section")]
+    # the highlighted note before the sections, and again in the appraisal section
+    assert re.search(r'<p class="msg warn bcr" id="warning"><strong>' + re.escape(note), head)
+    assert "do not cover its cost (650 thousand CNY)." in head
+    appraisal = page[page.index('<section id="appraisal">') :]
+    assert 'id="bcr-note"' in appraisal and note in appraisal
+    assert head.count("Warning:") == 1  # the appraisal's warning in the same box
+    print_plan_summary(run)
+    out = capsys.readouterr().out.splitlines()
+    top = [k for k, line in enumerate(out) if line.startswith(f"WARNING     {BCR_NOTE}")]
+    assert len(top) == 1
+    # said early: before the chosen upgrades and the appraisal lines
+    first_chosen = min(k for k, line in enumerate(out) if line.startswith("chosen"))
+    assert top[0] < first_chosen
+
+
+@pytest.mark.parametrize("bcr", [1.0, 1.58])
+def test_a_plan_worth_its_cost_has_no_note(town_run, capsys, bcr):
+    from optimizer.jobs.cli import print_plan_summary
+
+    run = _with_bcr(town_run, bcr)
+    page = report.render_html(run, images={})
+    assert "< 1" not in page and "&lt; 1" not in page
+    assert 'class="msg warn' not in page and 'id="bcr-note"' not in page
+    print_plan_summary(run)
+    out = capsys.readouterr().out
+    assert "WARNING" not in out and "< 1" not in out and "benefit/cost ratio" in out
+
+
 def test_a_failure_while_writing_the_geopackage_leaves_no_partial_file(
     town_run, tmp_path, monkeypatch
 ):
@@ -429,6 +605,10 @@ def test_network_without_crs_gets_a_map_but_no_geopackage(tmp_path, caplog):
     assert names == {"map.png", "convergence.png", "report.html", "plan.json", "plan.csv"}
     fig = report.plot_plan_map(run)
     assert "unknown CRS" in fig.axes[0].get_xlabel()
+    # no names: the upgrade keeps its id; no CRS: no north arrow, no scale bar
+    assert [t.get_text() for t in _texts(fig.axes[1], "upgrade-label")] == ["diag: new link"]
+    assert not any(_texts(ax, "north-arrow") for ax in fig.axes)
+    assert not any(ax.artists for ax in fig.axes[:2])
     assert run.plan.selected == ("diag",)
     frame = report.plan_links_frame(run, geometry=False)
     assert len(frame) == run.candidates.network.num_links  # the diagonal is built

@@ -301,6 +301,12 @@ def print_plan_summary(run) -> None:
         f"lower bound {_num(plan.lower_bound, 8)})"
     )
     print(f"budget      {_num(plan.budget)} {unit}; plan cost {_num(plan.cost)} {unit}")
+    from .report.text import bcr_note
+
+    note = bcr_note(plan.appraisal)
+    if note:
+        # said before the details, so that it is not missed (the appraisal lines say more)
+        print(f"WARNING     {note}")
     if getattr(run, "protection", None) is not None:
         p = run.protection
         print(

@@ -17,7 +17,7 @@ from typing import Any
 from ...appraisal import PARAMETERS
 from ..documents import jsonable, plan_document, version
 from ..format import fmt
-from .text import finite, gap_text, pct_change
+from .text import bcr_note, finite, gap_text, pct_change
 
 __all__ = ["render_html"]
 
@@ -44,6 +44,11 @@ _METRICS = {
 
 def _e(v: Any) -> str:
     return escape(str(v), quote=True)
+
+
+def _cap(text: str) -> str:
+    """The text with its first letter upper case (a sentence of its own)."""
+    return text[:1].upper() + text[1:]
 
 
 def _table(
@@ -108,6 +113,7 @@ figure{margin:10px 0}figure img{max-width:100%;height:auto;border:1px solid var(
 figcaption{color:var(--muted);font-size:.85em}
 .msg{background:#fff6e0;border:1px solid #f0d48a;border-radius:6px;padding:8px 12px}
 .warn{background:#fdecea;border-color:#e8a39d;color:var(--bad);font-weight:600}
+.bcr{border-width:2px;border-left-width:6px;font-size:1.05em}
 footer{color:var(--muted);font-size:.8em;margin-top:36px}
 code{font-size:.92em}
 @media print{body{background:#fff}main{padding:0}}
@@ -251,6 +257,8 @@ def _appraisal_html(app: Mapping[str, Any]) -> str:
             "minutes, hours or seconds; set <code>appraisal.time_unit_hours</code>.</p>"
         )
     u = app.get("money_unit", "")
+    note = bcr_note(app)
+    head = f'<p class="msg warn bcr" id="bcr-note">{_e(_cap(note))}.</p>' if note else ""
     rows = [
         ("present value of the time savings", fmt(app.get("present_value_time_savings"))),
         ("present value of the residual value", fmt(app.get("present_value_residual"))),
@@ -260,7 +268,7 @@ def _appraisal_html(app: Mapping[str, Any]) -> str:
         ("benefit/cost ratio (BCR)", fmt(app.get("benefit_cost_ratio"), 3)),
         ("first-year rate of return", fmt(app.get("first_year_rate_of_return"), 3)),
     ]
-    out = [_table(("", u), rows, cls="kv", numeric=(1,))]
+    out = [head, _table(("", u), rows, cls="kv", numeric=(1,))]
     dn, wp = app.get("do_nothing") or {}, app.get("with_plan") or {}
     cmp_rows = [
         (what, fmt(dn.get(k)), fmt(wp.get(k)))
@@ -515,8 +523,19 @@ def render_html(
         f"{cs.num_base_links:,} links · units: time {_e(tunit)}, flow "
         f"{_e(net.units.flow)}, length {_e(net.units.length)}, money {_e(unit)}</p>"
     )
+    note = bcr_note(app)
     for warning in doc.get("warnings", []):
-        head.append(f'<p class="msg warn" id="warning">Warning: {_e(warning)}</p>')
+        if note and warning == app.get("warning"):
+            # the plan does not pay: said first and plainly, then the appraisal's words
+            head.append(
+                f'<p class="msg warn bcr" id="warning"><strong>{_e(_cap(note))}.</strong> '
+                f"Warning: {_e(warning)}</p>"
+            )
+            note = None
+        else:
+            head.append(f'<p class="msg warn" id="warning">Warning: {_e(warning)}</p>')
+    if note:
+        head.append(f'<p class="msg warn bcr" id="warning"><strong>{_e(_cap(note))}.</strong></p>')
     if plan.message:
         head.append(f'<p class="msg">{_e(plan.message)}</p>')
     sections = {
@@ -529,11 +548,12 @@ def render_html(
             _figure_html(
                 "img-map",
                 images["map"],
-                "map of volume/capacity after the plan and the chosen upgrades",
-                "Roads coloured by volume/capacity after the plan, width by flow; chosen "
-                "upgrades in blue with their ids; settlements by name (with their minutes "
-                "to the expressway before → after, in red where still beyond a target) or "
-                "zones (Z), gateways (G) and junctions.",
+                "map of volume/capacity before and after the plan, with the chosen upgrades",
+                "Volume/capacity before (left) and after the plan (right) on one colour "
+                "scale, width by flow; in the after panel the chosen upgrades have a blue "
+                "casing and a label with the road and what is done. Settlements by name "
+                "(with their minutes to the highest access class in that panel, in red where "
+                "beyond a target) or zones (Z), gateways (G) and junctions; north up.",
             ),
         )
     if getattr(plan, "settlements", None):
