@@ -81,6 +81,9 @@ def write_frame(
 ) -> None:
     """Write a (Geo)DataFrame to ``.gpkg``, ``.geojson`` or ``.csv``, atomically.
 
+    GeoJSON follows RFC 7946: coordinates in WGS 84 longitude/latitude (reprojected from
+    the frame's CRS), the collection named ``layer`` (default: the file's stem).
+
     With ``append`` a further layer is added to an existing GeoPackage (the file is copied
     to a temporary file, extended, and renamed back).
     """
@@ -102,6 +105,12 @@ def write_frame(
         elif suffix in (".geojson", ".json"):
             if tmp.exists():
                 tmp.unlink()
-            frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            # RFC 7946: lon/lat on WGS 84; the collection named after the layer, not the
+            # temporary file
+            if getattr(frame, "crs", None) is not None:
+                frame = frame.to_crs("EPSG:4326")
+            frame.to_file(
+                tmp, driver="GeoJSON", engine="pyogrio", layer=layer or p.stem, RFC7946="YES"
+            )
         else:
             raise ValueError(f"{p}: unknown output type; use .gpkg, .geojson or .csv")

@@ -39,7 +39,14 @@ from . import _kernels as K
 from .access import AccessTargets, access_figures, access_times
 from .errors import UsageError
 
-__all__ = ["ZoneRoles", "connectivity", "resilience", "settlement_times", "zone_roles"]
+__all__ = [
+    "ZoneRoles",
+    "connectivity",
+    "resilience",
+    "settlement_times",
+    "zone_roles",
+    "zone_skims",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +145,49 @@ def _distances(
         out,
     )
     return out
+
+
+def zone_skims(
+    network: Network, demand: Demand, cost: np.ndarray, closed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zone-to-zone least-cost times and the lengths of those paths (the skims).
+
+    Parameters
+    ----------
+    network
+        The network (zone nodes are reached but not passed through: ``no_thru``).
+    demand
+        Its zones, in order (``zone_node_ids``).
+    cost
+        Link costs (the network's time unit), e.g. the equilibrium's congested costs.
+    closed
+        Links that do not exist (candidates not built).
+
+    Returns
+    -------
+    time, distance : float64 arrays (z, z)
+        ``time[i, j]``: the least cost from zone ``i`` to zone ``j`` at ``cost``;
+        ``distance[i, j]``: the length of that path (the network's length unit). Both
+        inf where ``j`` cannot be reached, 0 on the diagonal.
+    """
+    nodes = network.node_indices(demand.zone_node_ids, what="zone node")
+    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
+    indptr, local = forward_star(network.init[open_links], network.num_nodes)
+    z, n = len(nodes), network.num_nodes
+    time, dist = np.empty((z, n)), np.empty((z, n))
+    K.skims_from(
+        np.ascontiguousarray(nodes, dtype=np.int64),
+        indptr,
+        np.ascontiguousarray(open_links[local]),
+        np.ascontiguousarray(network.init),
+        np.ascontiguousarray(network.term),
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(network.length, dtype=np.float64),
+        network.no_thru.astype(np.uint8),
+        time,
+        dist,
+    )
+    return time[:, nodes], dist[:, nodes]
 
 
 def connectivity(

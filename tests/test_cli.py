@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from optimizer.jobs.cli import main
 
 
@@ -64,9 +66,14 @@ def test_assign_writes_flows_and_summary(data_dir, tmp_path):
     for key in ("tstt", "iterations", "seconds", "method"):
         assert key in s
     rows = out.read_text().splitlines()
-    assert rows[0] == "link_id,init_node,term_node,flow,cost" and len(rows) == 77
-    first = rows[1].split(",")
-    assert first[:3] == ["1", "1", "2"] and abs(float(first[3]) - 4494.657646) < 1e-3
+    head = rows[0].split(",")
+    # the same columns as an OpenStreetMap network's, without units: TNTP's own
+    assert head[:3] == ["link_id", "init_node", "term_node"] and len(rows) == 77
+    assert {"length", "capacity", "free_flow_time", "flow", "vc", "time"} <= set(head)
+    first = dict(zip(head, rows[1].split(","), strict=True))
+    assert (first["link_id"], first["init_node"], first["term_node"]) == ("1", "1", "2")
+    assert abs(float(first["flow"]) - 4494.657646) < 1e-3
+    assert float(first["vc"]) == float(first["flow"]) / float(first["capacity"])
 
 
 def test_assign_without_trips_asks_for_them(tmp_path, data_dir):
@@ -109,13 +116,21 @@ def test_assign_osm_file_to_geopackage(data_dir, tmp_path):
         "link_id",
         "init_node",
         "term_node",
-        "flow",
-        "cost",
-        "volume_capacity",
+        "length_km",
+        "capacity_veh_h",
+        "free_flow_time_min",
+        "flow_veh_h",
+        "vc",
+        "time_min",
+        "speed_kmh",
         "road_class",
         "osm_way_ids",
     } <= set(g.columns)
-    assert (g["flow"] >= 0).all() and g["flow"].sum() > 0
+    assert (g["flow_veh_h"] >= 0).all() and g["flow_veh_h"].sum() > 0
+    moving = g[g["time_min"] > 0]
+    assert moving["speed_kmh"].to_numpy() == pytest.approx(
+        (moving["length_km"] / (moving["time_min"] / 60)).to_numpy()
+    )
 
 
 def test_tntp_geopackage_needs_a_crs(data_dir, tmp_path):

@@ -91,6 +91,37 @@ def test_shortest_paths_match_naive(seed):
 
 
 @pytest.mark.nojit
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_skims_match_naive_path_lengths(seed):
+    """Times as Dijkstra's, distances the summed lengths of the naive tree's path."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 25))
+    m = int(rng.integers(1, 80))
+    init = rng.integers(0, n, m).astype(np.int64)
+    term = rng.integers(0, n, m).astype(np.int64)
+    cost = rng.uniform(0.1, 10, m)  # continuous: one shortest path per node
+    length = rng.uniform(0.1, 5, m)
+    no_thru = (rng.random(n) < 0.2).astype(np.uint8)
+    fs_indptr, fs_links = _csr(init, term, n)
+    origins = np.arange(n, dtype=np.int64)
+    t, d = np.empty((n, n)), np.empty((n, n))
+    K.skims_from(origins, fs_indptr, fs_links, init, term, cost, length, no_thru, t, d)
+    for o in range(n):
+        want, pred = naive.dijkstra(n, init, term, cost, o, no_thru)
+        np.testing.assert_allclose(t[o], want, rtol=1e-12)
+        for v in range(n):
+            if not np.isfinite(want[v]):
+                assert d[o, v] == np.inf
+                continue
+            total, u = 0.0, v
+            while u != o:
+                total += length[pred[u]]
+                u = init[pred[u]]
+            assert d[o, v] == pytest.approx(total, rel=1e-12)
+
+
+@pytest.mark.nojit
 def test_all_or_nothing_matches_naive_path_by_path_loading():
     rng = np.random.default_rng(4)
     net, dem = region(400, seed=2)

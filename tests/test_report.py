@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from networks import open_study
@@ -32,6 +33,7 @@ Image = pytest.importorskip("PIL.Image")
 
 SETTINGS = {"command": "optimize", "seed": 0, "note": "a <b>bold</b> & odd setting"}
 REPORT_FILES = {"network.gpkg", "map.png", "convergence.png", "report.html"}
+TABLE_FILES = {"sections.csv", "skims.omx", "skims.csv"}
 
 
 def _town_candidates(network, demand) -> CandidateSet:
@@ -107,7 +109,7 @@ def test_every_file_is_written_listed_and_records_version_and_settings(town_run,
     out, written = town_out
     # every file is there, each listed once in what the call returns, plan.json last
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        {"plan.json", "plan.csv"} | REPORT_FILES
+        {"plan.json", "plan.csv"} | REPORT_FILES | TABLE_FILES
     )
     assert sorted(p.name for p in written) == sorted(p.name for p in out.iterdir())
     assert all(p.parent == out for p in written) and written[-1].name == "plan.json"
@@ -135,7 +137,17 @@ def test_geopackage_layers_read_back_with_crs_columns_and_rows(town_run, town_ou
     out, _ = town_out
     path = out / "network.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(path)}
-    assert layers == {"links", "upgrades", "zones", "gateways", "access_points", "run"}
+    assert layers == {
+        "links",
+        "sections",
+        "nodes",
+        "upgrades",
+        "zones",
+        "gateways",
+        "access_points",
+        "run",
+        "layer_styles",
+    }
     cs, plan, study = town_run.candidates, town_run.plan, town_run.study
     crs = study.network.crs
 
@@ -146,18 +158,21 @@ def test_geopackage_layers_read_back_with_crs_columns_and_rows(town_run, town_ou
         "init_node",
         "term_node",
         "road_class",
+        "length_km",
         "lanes_before",
         "lanes_after",
-        "capacity_before",
-        "capacity_after",
-        "free_flow_time_before",
-        "free_flow_time_after",
-        "flow_before",
-        "flow_after",
+        "capacity_veh_h_before",
+        "capacity_veh_h_after",
+        "free_flow_time_min_before",
+        "free_flow_time_min_after",
+        "flow_veh_h_before",
+        "flow_veh_h_after",
         "vc_before",
         "vc_after",
-        "cost_before",
-        "cost_after",
+        "time_min_before",
+        "time_min_after",
+        "speed_kmh_before",
+        "speed_kmh_after",
         "built",
         "upgraded",
         "upgrade_id",
@@ -169,25 +184,34 @@ def test_geopackage_layers_read_back_with_crs_columns_and_rows(town_run, town_ou
     assert links.geometry.notna().all() and (links.geometry.length > 0).all()
     built = links[links["built"]]
     assert len(built) == 1 and built["upgrade_id"].iloc[0] == "bypass"
-    assert np.isnan(built["flow_before"].iloc[0]) and built["flow_after"].iloc[0] >= 0
+    assert np.isnan(built["flow_veh_h_before"].iloc[0]) and built["flow_veh_h_after"].iloc[0] >= 0
     upgraded = links[links["upgraded"]]
     assert set(";".join(upgraded["upgrade_id"]).split(";")) == set(plan.selected) - {"bypass"}
     assert (upgraded["road_class_after"] == "primary").sum() == 2
     wider = upgraded[upgraded["upgrade_id"] == "wider"].iloc[0]
-    assert wider["capacity_after"] == pytest.approx(2 * wider["capacity_before"])
+    assert wider["capacity_veh_h_after"] == pytest.approx(2 * wider["capacity_veh_h_before"])
     # flows and v/c of the existing links are the plan's
     base = links.iloc[: cs.num_base_links]
-    np.testing.assert_allclose(base["flow_after"], plan.result.flow[: cs.num_base_links])
-    np.testing.assert_allclose(base["flow_before"], plan.result_before.flow[: cs.num_base_links])
+    n0 = cs.num_base_links
+    np.testing.assert_allclose(base["flow_veh_h_after"], plan.result.flow[:n0])
+    np.testing.assert_allclose(base["flow_veh_h_before"], plan.result_before.flow[:n0])
+    np.testing.assert_allclose(base["time_min_after"], plan.result.cost[:n0])
     np.testing.assert_allclose(
-        base["vc_after"], base["flow_after"] / base["capacity_after"], rtol=1e-12
+        base["vc_after"], base["flow_veh_h_after"] / base["capacity_veh_h_after"], rtol=1e-12
     )
+    moving = base[base["time_min_after"] > 0]
+    np.testing.assert_allclose(
+        moving["speed_kmh_after"], moving["length_km"] / moving["time_min_after"] * 60, rtol=1e-12
+    )
+    # missing names are NULL, not empty text
+    assert links["name"].isna().any() and not (links["name"] == "").any()
 
     ups = gpd.read_file(path, layer="upgrades")
     assert ups.crs == crs and len(ups) == len(plan.selected)
     assert list(ups["id"]) == list(plan.selected)
-    for col in ("id", "kind", "cost", "label", "benefit_cost_ratio", "tstt_saved"):
-        assert col in ups.columns
+    for col in ("id", "kind", "road", "cost_kcny", "label", "benefit_cost_ratio"):
+        assert col in ups.columns, col
+    assert "tstt_saved_veh_min" in ups.columns
     assert set(ups.geom_type) == {"MultiLineString"} and (ups.length > 0).all()
 
     zones = gpd.read_file(path, layer="zones")
@@ -394,10 +418,120 @@ def test_no_history_worth_a_picture_means_no_convergence_plot(town_run, town_out
     assert report.plot_convergence(run) is None
     shutil.copytree(town_out[0], tmp_path, dirs_exist_ok=True)  # an earlier run's plot
     written = report.write_report(run, tmp_path, settings=SETTINGS)
-    assert {p.name for p in written} == REPORT_FILES - {"convergence.png"}
+    assert {p.name for p in written} == (REPORT_FILES | TABLE_FILES) - {"convergence.png"}
     assert not (tmp_path / "convergence.png").exists()  # the earlier one removed
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="img-convergence"' not in page and 'id="img-map"' in page
+
+
+def test_sections_pair_both_directions_and_match_the_links(town_run, town_out):
+    from optimizer.jobs.report.tables import sections_frame
+
+    out, _ = town_out
+    links = gpd.read_file(out / "network.gpkg", layer="links")
+    sec = gpd.read_file(out / "network.gpkg", layer="sections")
+    csv = pd.read_csv(out / "sections.csv")
+    assert len(csv) == len(sec) and list(csv.columns) == [
+        c for c in sec.columns if c != "geometry"
+    ]
+    # every link that exists is in exactly one section, once
+    used = pd.concat([sec["ab_link_id"], sec["ba_link_id"]]).dropna().astype(int)
+    assert sorted(used) == sorted(links["link_id"])
+    by_id = links.set_index("link_id")
+    two_way = sec[sec["ba_link_id"].notna()]
+    assert len(two_way) > 0.8 * len(sec)  # a town's streets are mostly two-way
+    for _, r in two_way.head(50).iterrows():
+        ab, ba = by_id.loc[int(r["ab_link_id"])], by_id.loc[int(r["ba_link_id"])]
+        assert (ab["init_node"], ab["term_node"]) == (ba["term_node"], ba["init_node"])
+        assert (r["a_node"], r["b_node"]) == (ab["init_node"], ab["term_node"])
+        for q in ("flow_veh_h", "vc", "time_min"):
+            for st in ("before", "after"):
+                assert r[f"ab_{q}_{st}"] == pytest.approx(ab[f"{q}_{st}"], nan_ok=True)
+                assert r[f"ba_{q}_{st}"] == pytest.approx(ba[f"{q}_{st}"], nan_ok=True)
+        assert r["tot_flow_veh_h_after"] == pytest.approx(
+            ab["flow_veh_h_after"] + ba["flow_veh_h_after"]
+        )
+        assert r["max_vc_after"] == pytest.approx(max(ab["vc_after"], ba["vc_after"]))
+    # flow is conserved: the sections carry what the links carry
+    assert sec["tot_flow_veh_h_after"].sum() == pytest.approx(links["flow_veh_h_after"].sum())
+    built = sec[sec["built"]]
+    assert len(built) == 1 and built["upgrade_id"].iloc[0] == "bypass"
+    assert np.isnan(built["tot_flow_veh_h_before"].iloc[0])
+    assert len(sections_frame(town_run, geometry=False)) == len(sec)
+
+
+def test_nodes_layer_names_zones_and_access_points(town_run, town_out):
+    out, _ = town_out
+    nodes = gpd.read_file(out / "network.gpkg", layer="nodes")
+    net, study = town_run.candidates.network, town_run.study
+    assert len(nodes) == net.num_nodes and set(nodes.geom_type) == {"Point"}
+    zoned = nodes[nodes["zone_id"].notna()]
+    assert sorted(zoned["zone_id"].astype(int)) == sorted(study.demand.zone_ids.tolist())
+    assert nodes["gateway"].sum() == len(study.model.gateways.node_ids)
+    assert (nodes["degree"] > 0).all()
+
+
+def test_skims_are_least_times_before_and_after(town_run, town_out):
+    import openmatrix as omx
+
+    from optimizer.connectivity import zone_skims
+    from optimizer.jobs.report.frames import link_states
+
+    out, _ = town_out
+    s = link_states(town_run)
+    f = omx.open_file(str(out / "skims.omx"), "r")
+    try:
+        names = set(f.list_matrices())
+        assert names == {"time_before", "time_after", "distance_before", "distance_after", "trips"}
+        zones = np.asarray(f.mapping("zone_id") and list(f.mapping("zone_id")))
+        mats = {k: np.asarray(f[k]) for k in names}
+        assert f["time_after"].attrs["unit"] == "min"
+        assert f["distance_after"].attrs["unit"] == "km"
+    finally:
+        f.close()
+    dem = town_run.study.demand
+    assert sorted(zones.tolist()) == sorted(dem.zone_ids.tolist())
+    t, d = zone_skims(s.after, dem, np.where(s.open_after, s.cost_after, np.inf), ~s.open_after)
+    np.testing.assert_allclose(mats["time_after"], t)
+    np.testing.assert_allclose(mats["distance_after"], d)
+    np.testing.assert_allclose(mats["trips"], dem.dense())
+    assert np.all(np.diag(mats["time_before"]) == 0)
+    # the trips-weighted mean time is what the plan changes; distances are path lengths
+    finite = np.isfinite(mats["time_before"]) & np.isfinite(mats["time_after"])
+    assert (mats["distance_before"][finite] >= 0).all()
+    tidy = pd.read_csv(out / "skims.csv")
+    assert {"origin", "destination", "origin_name", "trips", "time_min_before"} <= set(tidy)
+    row = tidy.iloc[0]
+    i = list(dem.zone_ids).index(row["origin"])
+    j = list(dem.zone_ids).index(row["destination"])
+    assert row["time_min_after"] == pytest.approx(mats["time_after"][i, j])
+    assert row["time_saved_min"] == pytest.approx(
+        mats["time_before"][i, j] - mats["time_after"][i, j]
+    )
+
+
+def test_qgis_style_colours_links_by_vc(town_out):
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    out, _ = town_out
+    with sqlite3.connect(out / "network.gpkg") as con:
+        rows = con.execute(
+            "select f_table_name, f_geometry_column, useAsDefault, styleQML from layer_styles"
+        ).fetchall()
+    links = gpd.read_file(out / "network.gpkg", layer="links", rows=1)
+    sections = gpd.read_file(out / "network.gpkg", layer="sections", rows=1)
+    by_layer = {r[0]: r for r in rows}
+    assert set(by_layer) == {"links", "sections"}
+    for name, cols in (("links", links.columns), ("sections", sections.columns)):
+        _, geom, default, qml = by_layer[name]
+        assert default == 1 and geom == "geometry"
+        renderer = ET.fromstring(qml.split("'SYSTEM'>", 1)[1]).find("renderer-v2")
+        assert renderer is not None and renderer.get("type") == "graduatedSymbol"
+        assert renderer.get("attr") in cols  # the style names a column that exists
+        ranges = renderer.find("ranges")
+        assert ranges is not None and len(ranges) == 5
+        assert float(ranges[3].get("upper")) == 1.0  # a class boundary at capacity
 
 
 class _Resources(html.parser.HTMLParser):
@@ -602,7 +736,9 @@ def test_network_without_crs_gets_a_map_but_no_geopackage(tmp_path, caplog):
     names = {p.name for p in written}
     assert "network.gpkg" not in names and not (tmp_path / "network.gpkg").exists()
     assert "no known CRS" in caplog.text
-    assert names == {"map.png", "convergence.png", "report.html", "plan.json", "plan.csv"}
+    assert names == {"map.png", "convergence.png", "report.html", "plan.json", "plan.csv"} | (
+        TABLE_FILES
+    )
     fig = report.plot_plan_map(run)
     assert "unknown CRS" in fig.axes[0].get_xlabel()
     # no names: the upgrade keeps its id; no CRS: no north arrow, no scale bar

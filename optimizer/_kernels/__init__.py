@@ -48,6 +48,7 @@ from .paths import (
     all_or_nothing_serial,
     distances_from,
     shortest_path_tree,
+    skims_from,
     sptt_only,
     sptt_serial,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "link_derivatives",
     "set_threads",
     "shortest_path_tree",
+    "skims_from",
     "sptt_only",
     "sptt_serial",
     "sum_origin_flows",
@@ -186,6 +188,10 @@ def warmup() -> None:
     sptt_only(*sp, threads())
     sptt_serial(*sp)
     distances_from(od[0], fs_indptr, fs_links, term, cost, no_thru, np.empty((1, 4)))
+    skims_from(
+        od[0], fs_indptr, fs_links, init, term, cost, cost, no_thru, np.empty((1, 4)),
+        np.empty((1, 4)),
+    )  # fmt: skip
     line_search(*bpr, zero, x, y - x, 1.0, 1e-12)
     conjugate_weights(*bpr, x, y, y, y, 0.5, False)
     conjugate_weights(*bpr, x, y, y, y, 0.5, True)

@@ -366,3 +366,30 @@ def distances_from(origins, indptr, out_links, term, cost, no_thru, out):
         shortest_path_tree(
             origins[r], indptr, out_links, term, cost, no_thru, out[r], pred, order, heap, pos
         )
+
+
+@njit(cache=True, parallel=True)
+def skims_from(origins, indptr, out_links, init, term, cost, length, no_thru, time_out, dist_out):
+    """Least-cost times from each origin and the lengths of those paths.
+
+    ``time_out[r, v]``: the shortest path cost from ``origins[r]`` to node ``v`` (inf:
+    unreachable); ``dist_out[r, v]``: the summed ``length`` of the links of that path (the
+    path of :func:`shortest_path_tree`'s tree; inf: unreachable).
+    """
+    n = no_thru.shape[0]
+    for r in prange(origins.shape[0]):
+        pred = np.empty(n, dtype=np.int64)
+        order = np.empty(n, dtype=np.int64)
+        heap = np.empty(n, dtype=np.int64)
+        pos = np.empty(n, dtype=np.int64)
+        cnt = shortest_path_tree(
+            origins[r], indptr, out_links, term, cost, no_thru, time_out[r], pred, order, heap, pos
+        )
+        d = dist_out[r]
+        d[:] = INF
+        d[origins[r]] = 0.0
+        for k in range(cnt):  # settled order: a node's tree parent is settled before it
+            v = order[k]
+            a = pred[v]
+            if a >= 0:
+                d[v] = d[init[a]] + length[a]

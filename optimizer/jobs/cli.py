@@ -383,7 +383,7 @@ def appraisal_lines(app: dict[str, Any]) -> list[str]:
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """``roadopt assign``: solve the equilibrium, write flows and a summary."""
-    from .outputs import write_flow_layer, write_link_table
+    from .outputs import write_flow_layer
     from .pipeline import run_assign
     from .progress import assignment_bar
 
@@ -401,10 +401,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     with assignment_bar(a.method) as bar:
         _, result = run_assign(job, study=study, callback=bar)
     if files.out:
-        if files.out.lower().endswith(".csv") and "osm_way_ids" not in net.extra:
-            write_link_table(net, result, files.out)
-        else:
-            write_flow_layer(net, result, files.out)
+        write_flow_layer(net, result, files.out)
     summary = {
         "network": net.name,
         **result.summary(),
@@ -448,9 +445,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     settings = job.document()
     out = job.output
     study = open_job_study(job.study)  # input errors before output-folder checks
-    folder = output_folder(
-        out.out, name=study.network.name, overwrite=out.overwrite, key=settings
-    )
+    folder = output_folder(out.out, name=study.network.name, overwrite=out.overwrite, key=settings)
     with search_bar(f"optimize ({job.optimize.objective}, {job.optimize.method})") as bar:
         run = run_optimize(job, study=study, callback=bar)
     with folder.staged() as stage:

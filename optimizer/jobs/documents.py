@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PLAN_COLUMNS", "jsonable", "plan_document", "plan_rows", "plan_warnings", "version"]
+__all__ = [
+    "PLAN_COLUMNS",
+    "jsonable",
+    "plan_document",
+    "plan_header",
+    "plan_rows",
+    "plan_warnings",
+    "version",
+]
 
 
 def version() -> str:
@@ -103,9 +111,21 @@ PLAN_COLUMNS = (
 )
 
 
+def plan_header(run: Any) -> list[str]:
+    """The column names of plan.csv: :data:`PLAN_COLUMNS` with their units (:mod:`.columns`)."""
+    from .columns import result_names
+
+    names = result_names(PLAN_COLUMNS, run.candidates.network.units, run.candidates.cost_unit)
+    return [names[k] for k in PLAN_COLUMNS]
+
+
 def plan_rows(run: Any) -> list[dict[str, Any]]:
-    """One row per chosen upgrade, for plan.csv (the columns of :data:`PLAN_COLUMNS`)."""
-    return [{k: d.get(k) for k in PLAN_COLUMNS} for d in run.plan.selected_details]
+    """One row per chosen upgrade, for plan.csv, keyed by :func:`plan_header`'s names."""
+    header = plan_header(run)
+    return [
+        {h: d.get(k) for h, k in zip(header, PLAN_COLUMNS, strict=True)}
+        for d in run.plan.selected_details
+    ]
 
 
 def plan_warnings(plan: Any) -> list[str]:

@@ -98,6 +98,9 @@ class OutputFolder:
         parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(parent)
         stage = Path(tempfile.mkdtemp(prefix=f".{self.path.name}{_STAGING}", dir=parent))
+        umask = os.umask(0)  # mkdtemp makes owner-only folders: give the usual permissions
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)
         try:
             yield stage
             final = self._swap_in(stage)

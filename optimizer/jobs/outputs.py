@@ -19,13 +19,12 @@ import numpy as np
 from networks._io import atomic_write_text
 from networks.terrain import link_terrain
 
-from .documents import PLAN_COLUMNS, jsonable, plan_document, plan_rows, version
+from .documents import jsonable, plan_document, plan_header, plan_rows, version
 
 __all__ = [
     "flow_columns",
     "write_assign_outputs",
     "write_flow_layer",
-    "write_link_table",
     "write_plan_outputs",
 ]
 
@@ -70,7 +69,7 @@ def write_plan_outputs(
     written = []
     rows = plan_rows(run)
     buf = io.StringIO()
-    fields = list(PLAN_COLUMNS)
+    fields = plan_header(run)
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
@@ -106,34 +105,38 @@ def _write_calibration_table(cal: Any, path: Path) -> bool:
     return True
 
 
-def write_link_table(net, result, path: str) -> None:
-    """Write one row per link (network order) as CSV: link_id,init_node,term_node,flow,cost."""
-    from networks._io import open_atomic
-
-    ids = net.node_ids
-    with open_atomic(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("link_id,init_node,term_node,flow,cost\n")
-        for k in range(net.num_links):
-            fh.write(
-                f"{net.link_ids[k]},{ids[net.init[k]]},{ids[net.term[k]]},"
-                f"{float(result.flow[k])!r},{float(result.cost[k])!r}\n"
-            )
-
-
 def flow_columns(net, result) -> dict[str, Any]:
-    """Per-link result columns for tables and maps."""
+    """Per-link result columns for tables and maps, named with their units (:mod:`.columns`).
+
+    The same columns for every network: ``road_class``, ``lanes``, ``length``,
+    ``capacity``, ``free_flow_time``, ``flow``, ``vc`` (volume/capacity), ``time`` (the
+    congested generalized link time) with unit suffixes where the units are known
+    (``length_km``, ``flow_veh_h``, ``time_min``...), ``speed_kmh`` where they allow it,
+    and for OpenStreetMap networks ``name``, ``ref``, ``osm_way_ids`` and (with terrain)
+    ``grade`` and ``terrain``.
+    """
+    from .columns import named, speed
+
+    u = net.units
     with np.errstate(divide="ignore", invalid="ignore"):
         vc = np.where(net.capacity > 0, result.flow / net.capacity, np.nan)
     cols: dict[str, Any] = {
-        "flow": result.flow,
-        "cost": result.cost,
-        "volume_capacity": vc,
-        "capacity": net.capacity,
-        "free_flow_time": net.free_flow_time,
-        "length": net.length,
-        "road_class": net.road_class.astype(str),
+        "road_class": [str(v) or None for v in net.road_class],
         "lanes": net.lanes,
+        named("length", u.length): net.length,
+        named("capacity", u.flow): net.capacity,
+        named("free_flow_time", u.time): net.free_flow_time,
+        named("flow", u.flow): result.flow,
+        "vc": vc,
+        named("time", u.time): result.cost,
     }
+    v = speed(net.length, result.cost, u)
+    if v is not None:
+        cols[v[0]] = v[1]
+    for key in ("name", "ref"):
+        vals = net.extra.get(key)
+        if vals is not None and len(vals) == net.num_links:
+            cols[key] = [None if x is None or x == "" else str(x) for x in vals]
     ways = net.extra.get("osm_way_ids")
     if ways is not None:
         cols["osm_way_ids"] = [
@@ -146,7 +149,7 @@ def flow_columns(net, result) -> dict[str, Any]:
 
 
 def write_flow_layer(net, result, path: str) -> None:
-    """Links with flows, costs and volume/capacity as GeoPackage, GeoJSON or CSV."""
+    """Links with flows, times and volume/capacity as GeoPackage, GeoJSON (WGS 84) or CSV."""
     from networks.export import links_frame, write_frame
 
     geometry = not path.lower().endswith(".csv")

@@ -4,10 +4,15 @@
 
 ``network.gpkg`` (:mod:`.gpkg`)
     Layers ``links`` (every link that exists before or after the plan, with its
-    attributes, flow, volume/capacity and link cost before and after), ``upgrades`` (the
-    chosen candidates with their geometry), ``zones`` and ``gateways`` (OpenStreetMap
-    studies) and ``run`` (a table of settings and the package version). Only for networks
-    with geometry and a known CRS. The tables come from :mod:`.frames`.
+    attributes, flow, volume/capacity and congested time before and after), ``sections``
+    (both directions in one row), ``nodes``, ``upgrades`` (the chosen candidates with their
+    geometry), ``zones`` and ``gateways`` (OpenStreetMap studies), ``run`` (a table of
+    settings and the package version) and ``layer_styles`` (QGIS opens the links coloured
+    by v/c). Only for networks with geometry and a known CRS. The tables come from
+    :mod:`.frames` and :mod:`.tables`.
+``sections.csv``, ``skims.omx``, ``skims.csv`` (:mod:`.tables`)
+    The road sections with both directions in one row; zone-to-zone congested time and
+    distance before and after the plan (Open Matrix and a tidy table).
 ``map.png`` (:mod:`.maps`)
     Links coloured by volume/capacity after the plan, line width by flow, the chosen
     upgrades drawn over them, zones and gateways marked.
@@ -42,6 +47,7 @@ from .frames import line_geometries, plan_links_frame, upgrades_frame
 from .gpkg import write_geopackage
 from .html import render_html
 from .maps import UPGRADE_COLOR, plot_convergence, plot_plan_map, png_bytes
+from .tables import plan_skims, sections_frame, skims_frame, write_skims_omx
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -59,6 +65,7 @@ __all__ = [
     "upgrades_frame",
     "write_geopackage",
     "write_report",
+    "write_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,11 +75,23 @@ MAP_FILE = "map.png"
 CONVERGENCE_FILE = "convergence.png"
 HTML_FILE = "report.html"
 CALIBRATION_FILE = "calibration.png"
+SECTIONS_FILE = "sections.csv"
+SKIMS_OMX = "skims.omx"
+SKIMS_CSV = "skims.csv"
 
 
 def remove_report_files(out_dir: str | Path) -> None:
     """Remove the report files of an earlier run from a folder (a run without a report)."""
-    for name in (GPKG_FILE, MAP_FILE, CONVERGENCE_FILE, CALIBRATION_FILE, HTML_FILE):
+    for name in (
+        GPKG_FILE,
+        MAP_FILE,
+        CONVERGENCE_FILE,
+        CALIBRATION_FILE,
+        HTML_FILE,
+        SECTIONS_FILE,
+        SKIMS_OMX,
+        SKIMS_CSV,
+    ):
         _remove_stale(Path(out_dir) / name)
 
 
@@ -82,6 +101,23 @@ def _remove_stale(path: Path) -> None:
         log.info("removing %s of an earlier run (this run has none)", path.name)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def write_tables(run: Any, out_dir: str | Path) -> list[Path]:
+    """``sections.csv``, ``skims.omx`` and ``skims.csv`` (:mod:`.tables`), each atomically."""
+    from networks.export import write_frame
+
+    d = Path(out_dir)
+    written = []
+    write_frame(sections_frame(run, geometry=False), d / SECTIONS_FILE)
+    written.append(d / SECTIONS_FILE)
+    skims = plan_skims(run)
+    if skims is None:
+        log.info("no skims: the run has no demand or no equilibrium costs")
+        return written
+    write_skims_omx(skims, d / SKIMS_OMX)
+    write_frame(skims_frame(skims), d / SKIMS_CSV)
+    return [*written, d / SKIMS_OMX, d / SKIMS_CSV]
 
 
 def write_report(
@@ -114,6 +150,7 @@ def write_report(
         written.append(d / GPKG_FILE)
     else:
         _remove_stale(d / GPKG_FILE)
+    written.extend(write_tables(run, d))
     images: dict[str, bytes] = {}
     net = run.candidates.network
     if line_geometries(net) is not None:

@@ -18,6 +18,8 @@ import numpy as np
 
 from networks.network import Network
 
+from ..columns import named, result_names, speed
+
 __all__ = [
     "LinkStates",
     "candidate_geometry",
@@ -179,15 +181,18 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
     Returns
     -------
     DataFrame or GeoDataFrame
-        ``link_id``, ``init_node``, ``term_node`` (external ids), ``road_class`` and
-        ``road_class_after``, ``length`` (the network's length unit), ``lanes``,
-        ``capacity`` and ``free_flow_time`` before and after, ``flow``, ``vc``
-        (volume/capacity) and ``cost`` (generalized link cost, the network's time unit)
-        before and after (NaN where the link does not exist), ``built`` (a new link the
-        plan builds), ``upgraded`` (an existing link the plan changes), ``upgrade_id``
-        (the chosen candidates acting on the link, ``;``-separated), for
-        OpenStreetMap networks ``name``, ``ref`` and ``osm_way_ids`` (``;``-separated),
-        and for networks with terrain (:mod:`networks.terrain`) ``grade`` (rise over run
+        Column names carry their unit (:mod:`.columns`; shown here for an OpenStreetMap
+        network: minutes, km, veh/h): ``link_id``, ``init_node``, ``term_node`` (external
+        ids), ``road_class`` and ``road_class_after``, ``length_km``, then before and
+        after the plan (suffix ``_before``/``_after``; NULL where the link does not
+        exist): ``lanes``, ``capacity_veh_h``, ``free_flow_time_min``, ``flow_veh_h``,
+        ``vc`` (volume/capacity), ``time_min`` (the congested generalized link time) and
+        ``speed_kmh`` (length over that time; where the units are known); then ``built``
+        (a new link the plan builds), ``upgraded`` (an existing link the plan changes),
+        ``upgrade_id`` (the chosen candidates acting on the link, ``;``-separated), for
+        OpenStreetMap networks ``name``, ``ref`` (NULL where the road has none) and
+        ``osm_way_ids`` (``;``-separated), and for networks with terrain
+        (:mod:`networks.terrain`) ``grade`` (rise over run
         in the link's direction, signed) and ``terrain`` (its class).
     """
     from networks.export import NoGeometryError, links_frame
@@ -200,30 +205,34 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
         return np.where(mask, arr, np.nan)
 
     ob, oa = s.open_before, s.open_after
+    u = net.units
     cols: dict[str, Any] = {
         "road_class": np.asarray(net.road_class, dtype=object),
         "road_class_after": s.road_class_after,
-        "length": net.length,
-        "lanes_before": when(net.lanes, ob),
-        "lanes_after": when(after.lanes, oa),
-        "capacity_before": when(net.capacity, ob),
-        "capacity_after": when(after.capacity, oa),
-        "free_flow_time_before": when(net.free_flow_time, ob),
-        "free_flow_time_after": when(after.free_flow_time, oa),
-        "flow_before": when(s.flow_before, ob),
-        "flow_after": when(s.flow_after, oa),
-        "vc_before": when(volume_capacity(s.flow_before, net.capacity), ob),
-        "vc_after": when(volume_capacity(s.flow_after, after.capacity), oa),
-        "cost_before": when(s.cost_before, ob),
-        "cost_after": when(s.cost_after, oa),
-        "built": s.built,
-        "upgraded": s.upgraded,
-        "upgrade_id": np.asarray(s.upgrade_ids, dtype=object),
+        named("length", u.length): net.length,
     }
+    states = (
+        ("before", net, ob, s.flow_before, s.cost_before),
+        ("after", after, oa, s.flow_after, s.cost_after),
+    )
+    for state, nw, is_open, _, _ in states:
+        cols[f"lanes_{state}"] = when(nw.lanes, is_open)
+        cols[named("capacity", u.flow, state)] = when(nw.capacity, is_open)
+        cols[named("free_flow_time", u.time, state)] = when(nw.free_flow_time, is_open)
+    for state, nw, is_open, flow, cost in states:
+        cols[named("flow", u.flow, state)] = when(flow, is_open)
+        cols[f"vc_{state}"] = when(volume_capacity(flow, nw.capacity), is_open)
+        cols[named("time", u.time, state)] = when(cost, is_open)
+        v = speed(nw.length, cost, u)
+        if v is not None:
+            cols[f"{v[0]}_{state}"] = when(v[1], is_open)
+    cols["built"] = s.built
+    cols["upgraded"] = s.upgraded
+    cols["upgrade_id"] = np.asarray([i or None for i in s.upgrade_ids], dtype=object)
     for key in ("name", "ref"):
         vals = net.extra.get(key)
         if vals is not None and len(vals) == net.num_links:
-            cols[key] = np.asarray(["" if v is None else str(v) for v in vals], dtype=object)
+            cols[key] = np.asarray([_text(v) for v in vals], dtype=object)
     ways = _way_ids(net)
     if ways is not None:
         cols["osm_way_ids"] = np.asarray(ways, dtype=object)
@@ -268,12 +277,15 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
     Returns
     -------
     DataFrame or GeoDataFrame
-        ``id``, ``kind``, ``label``, ``cost`` (the candidates' cost unit), ``road_class``
-        (after the upgrade), ``link_ids`` (external ids, ``;``-separated), ``init_node``,
-        ``term_node``, ``tstt_saved`` (the network's time unit x flow unit),
-        ``objective_gain``, ``annual_benefit``, ``present_value_benefits``,
-        ``net_present_value``, ``benefit_cost_ratio`` and ``first_year_rate_of_return``
-        (money in the candidates' cost unit; the rate a fraction a year; ``cost`` of the
+        ``id``, ``kind``, ``label``, ``road`` (the refs and names of its links; NULL:
+        none), ``cost_<unit>`` (the candidates' cost unit, :mod:`..columns`),
+        ``road_class`` (after the upgrade), ``link_ids`` (external ids, ``;``-separated),
+        ``init_node``, ``term_node``, ``tstt_saved_<unit>`` (flow x time: vehicle-minutes
+        in the design hour for OpenStreetMap studies), ``objective_gain``,
+        ``annual_benefit_<unit>``, ``present_value_benefits_<unit>``,
+        ``net_present_value_<unit>``, ``benefit_cost_ratio`` and
+        ``first_year_rate_of_return`` (money in the candidates' cost unit; the rate a
+        fraction a year; ``cost`` of the
         plan's appraisal, :mod:`optimizer.appraisal`).
     """
     import pandas as pd
@@ -325,6 +337,8 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("init_node", "term_node"):
         frame[col] = pd.array(frame[col].tolist(), dtype="Int64")
+    frame.insert(3, "road", [_road_names(cs.network, c) for c in cands])
+    frame = frame.rename(columns=result_names(columns, cs.network.units, cs.cost_unit))
     if not geometry:
         return frame
     import geopandas as gpd
@@ -339,6 +353,30 @@ def upgrades_frame(run: Any, *, geometry: bool = True) -> Any:
         )
     shapes = [None if c is None else candidate_geometry(geoms, c.links) for c in cands]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(shapes, crs=net.crs), crs=net.crs)
+
+
+def _road_names(net: Network, c: Any) -> str | None:
+    """The distinct names (else refs) of a candidate's links, ``; ``-separated; None: none."""
+    if c is None:
+        return None
+    found: list[str] = []
+    for key in ("ref", "name"):
+        vals = net.extra.get(key)
+        if vals is None or len(vals) != net.num_links:
+            continue
+        for a in np.asarray(c.links, dtype=np.int64).tolist():
+            t = _text(vals[a])
+            if t is not None and t not in found:
+                found.append(t)
+    return "; ".join(found) or None
+
+
+def _text(v: Any) -> str | None:
+    """A name as text; None (NULL in the tables) where there is none."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    t = str(v)
+    return t or None
 
 
 def _float(v: Any) -> float:

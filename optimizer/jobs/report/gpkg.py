@@ -1,9 +1,12 @@
 """``network.gpkg``: the plan's links, upgrades, zones and gateways, and a table of the run.
 
-Layers ``links`` (:func:`.frames.plan_links_frame`), ``upgrades``
-(:func:`.frames.upgrades_frame`), ``zones`` and ``gateways`` (studies built from
-OpenStreetMap) in the network's CRS, and ``run``: key / JSON value rows with the settings,
-the package version, the units and the plan's headline numbers.
+Layers ``links`` (directed, :func:`.frames.plan_links_frame`), ``sections`` (both
+directions in one row, :func:`.tables.sections_frame`), ``nodes``
+(:func:`.tables.nodes_frame`), ``upgrades`` (:func:`.frames.upgrades_frame`), ``zones``,
+``gateways`` and ``access_points`` (studies built from OpenStreetMap) in the network's
+CRS; ``run``: key / JSON value rows with the settings, the package version, the units and
+the plan's headline numbers; ``layer_styles``: the QGIS styles that open ``links`` and
+``sections`` coloured by v/c after the plan.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from networks._io import atomic_path
 
 from ..documents import jsonable, version
 from .frames import line_geometries, plan_links_frame, upgrades_frame
+from .tables import layer_style_rows, nodes_frame, sections_frame
 
 __all__ = ["write_geopackage"]
 
@@ -48,11 +52,11 @@ def _run_rows(run: Any, settings: Mapping[str, Any] | None) -> list[tuple[str, s
         "budget": plan.budget,
         "selected": list(plan.selected),
         "columns": {
-            "length": net.units.length,
-            "capacity_*, flow_*": net.units.flow,
-            "free_flow_time_*, cost_*": net.units.time + " (cost: generalized link cost)",
+            "*_<unit>": "the unit the suffix names (min, km, veh_h, kmh, kcny...)",
+            "length, capacity, flow, time without a unit suffix": "the network's units",
+            "time_*": "congested generalized link time",
             "vc_*": "volume / capacity",
-            "upgrades.cost": run.candidates.cost_unit,
+            "cost_*": run.candidates.cost_unit,
         },
     }
     return [(k, json.dumps(jsonable(v), ensure_ascii=False)) for k, v in items.items()]
@@ -149,11 +153,14 @@ def write_geopackage(
         return False
     layers: dict[str, Any] = {
         "links": plan_links_frame(run),
+        "sections": sections_frame(run),
+        "nodes": nodes_frame(run),
         "upgrades": upgrades_frame(run),
     }
     for name, gdf in _model_layers(run).items():
         layers[name] = gdf.to_crs(net.crs) if gdf.crs is not None else gdf.set_crs(net.crs)
     run_table = pd.DataFrame(_run_rows(run, settings), columns=["key", "value"])
+    styles = layer_style_rows({"links": "vc_after", "sections": "max_vc_after"})
     with atomic_path(path) as tmp:
         tmp.unlink()  # GDAL creates the file
         for name, gdf in layers.items():
@@ -162,4 +169,6 @@ def write_geopackage(
                 gdf, tmp, layer=name, driver="GPKG", geometry_type=kind, promote_to_multi=False
             )
         pyogrio.write_dataframe(run_table, tmp, layer="run", driver="GPKG")
+        # QGIS opens the links and sections coloured by v/c after the plan
+        pyogrio.write_dataframe(styles, tmp, layer="layer_styles", driver="GPKG")
     return True
