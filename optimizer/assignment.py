@@ -41,6 +41,7 @@ __all__ = [
     "assign",
     "check_options",
     "choose_method",
+    "drop_disconnected",
     "link_costs",
     "origin_flows",
 ]
@@ -286,6 +287,53 @@ def _prepare(
         dropped=0.0,
     )
     return _check_connected(prob, network, demand, on_disconnected)
+
+
+def drop_disconnected(network: Network, demand: Demand) -> tuple[Demand, int, float]:
+    """The demand without the trips between zones that no path of ``network`` joins.
+
+    Returns the demand (the same object when nothing is dropped), the number of OD pairs
+    dropped and their trips; logs a warning naming them.
+    """
+    try:
+        _prepare(network, demand, 0.0, 0.0, np.ones(network.num_links, dtype=bool), "raise")
+    except DisconnectedDemandError as exc:
+        pairs = exc.pairs
+    else:
+        return demand, 0, 0.0
+    zone_of: dict[int, list[int]] = {}
+    for k, node in enumerate(np.asarray(demand.zone_node_ids).tolist()):
+        zone_of.setdefault(int(node), []).append(k)
+    mat = (
+        demand.matrix.tolil(copy=True)
+        if hasattr(demand.matrix, "tolil")
+        else demand.dense().copy()
+    )
+    for o, d, _ in pairs:
+        for i in zone_of.get(o, []):
+            for j in zone_of.get(d, []):
+                mat[i, j] = 0.0
+    amount = float(sum(t for *_, t in pairs))
+    shown = ", ".join(f"{a}->{b} ({t:.6g} trips)" for a, b, t in pairs[:5])
+    log.warning(
+        "dropped %d OD pair(s) with %.6g trips that no road joins (%.3g%% of demand; "
+        "origin node -> destination node): %s%s",
+        len(pairs),
+        amount,
+        100 * amount / max(demand.total, 1e-300),
+        shown,
+        f" and {len(pairs) - 5} more" if len(pairs) > 5 else "",
+    )
+    out = Demand(
+        zone_ids=demand.zone_ids,
+        zone_node_ids=demand.zone_node_ids,
+        matrix=mat.tocsr() if hasattr(mat, "tocsr") else mat,
+        internal=demand.internal,
+        period=demand.period,
+        period_hours=demand.period_hours,
+        name=demand.name,
+    )
+    return out, len(pairs), amount
 
 
 def _check_connected(

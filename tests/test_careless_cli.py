@@ -79,3 +79,63 @@ def test_optimize_with_a_huge_budget_runs(data_dir, tmp_path):
     assert main(["optimize", *_sf(data_dir), "--budget", "1e20", "--out", str(out)]) == 0
     doc = json.loads((out / "plan.json").read_text())
     assert doc["status"] == "optimal" and doc["budget"] == 1e20
+
+
+def _island_study():
+    """Towns 1 and 3 on a road; zone 4 on an island no existing road reaches."""
+    from networks.demand import Demand
+    from networks.network import Network
+    from networks.sources import Study
+
+    net = Network.from_links(
+        [1, 2, 2, 3, 4, 5],
+        [2, 1, 3, 2, 5, 4],
+        free_flow_time=[5.0, 5.0, 5.0, 5.0, 1.0, 1.0],
+        capacity=100.0,
+        length=1.0,
+        node_ids=[1, 2, 3, 4, 5],
+        name="island",
+    )
+    dem = Demand(
+        zone_ids=[1, 3, 4],
+        zone_node_ids=[1, 3, 4],
+        matrix=np.array([[0, 60.0, 7.0], [40.0, 0, 0], [2.0, 0, 0]]),
+        internal=True,
+    )
+    return Study(net, dem, source="hand-built")
+
+
+def test_drop_disconnected_on_optimize_drops_only_the_unjoined_trips(caplog):
+    from optimizer.candidates import Candidate, CandidateSet
+    from optimizer.errors import DisconnectedDemandError
+    from optimizer.jobs.pipeline import plan_study
+
+    study = _island_study()
+    net = study.network
+    wider = np.flatnonzero(net.init < 3)  # the road 1 - 2 - 3
+    cs = CandidateSet(
+        net,
+        net.num_links,
+        (Candidate("wider", "upgrade", 5.0, wider, scale={"capacity": np.full(len(wider), 2.0)}),),
+    )
+    with pytest.raises(DisconnectedDemandError, match="drop-disconnected"):
+        plan_study(study, candidates=cs, budget=10.0, objective="tstt")
+    with caplog.at_level("WARNING"):
+        run = plan_study(
+            study, candidates=cs, budget=10.0, objective="tstt", on_disconnected="drop"
+        )
+    assert "dropped 2 OD pair(s) with 9 trips that no road joins" in caplog.text
+    assert run.study.demand.total == pytest.approx(100.0)  # 60 + 40 kept
+    assert run.study.meta["dropped_disconnected"] == {"pairs": 2, "trips": 9.0}
+    assert run.plan.selected == ("wider",)
+
+
+def test_drop_disconnected_is_an_optimize_option_and_a_scenario_key():
+    from optimizer.jobs.cli import build_parser, settings_of
+    from optimizer.jobs.scenario import scenario_from_dict
+    from optimizer.jobs.settings import OptimizeSettings
+
+    args = build_parser().parse_args(["optimize", "--drop-disconnected"])
+    assert settings_of(args, OptimizeSettings).on_disconnected == "drop"
+    sc = scenario_from_dict({"command": "optimize", "optimize": {"on_disconnected": "drop"}})
+    assert sc.job.optimize.on_disconnected == "drop"

@@ -23,7 +23,7 @@ from networks.protected import ProtectedAreas, read_protected
 from networks.sources import Study
 
 from ..appraisal import Appraisal
-from ..assignment import assign
+from ..assignment import assign, drop_disconnected
 from ..calibration import Calibration, calibrate
 from ..candidate_files import read_candidates
 from ..candidates import CandidateSet, from_instance
@@ -329,6 +329,7 @@ def plan_study(
     access_targets: Mapping[str, float] | None = OptimizeSettings.access_targets,
     access_penalty: float = OptimizeSettings.access_penalty,
     require_access: bool = OptimizeSettings.require_access,
+    on_disconnected: str = OptimizeSettings.on_disconnected,
     appraisal: Appraisal | None = None,
     toll_factor: float = CostSettings.toll_factor,
     distance_factor: float = CostSettings.distance_factor,
@@ -359,6 +360,10 @@ def plan_study(
         A cost file (:func:`optimizer.costs.read_costs`) over the default unit costs.
     access_targets, access_penalty, require_access
         The access objective and rule (:mod:`optimizer.access`).
+    on_disconnected
+        ``"drop"``: trips between zones the existing network does not join are dropped
+        (:func:`optimizer.assignment.drop_disconnected`, recorded in the study's meta)
+        before the search; ``"raise"``: an error naming them.
     weights
         ``"internal=0.5,external=0.5"`` or a mapping.
     protected
@@ -374,6 +379,11 @@ def plan_study(
     net, demand = study.network, study.demand
     if demand is None:
         raise UsageError(f"network '{net.name}' has no demand: give a trips file (--trips)")
+    if on_disconnected == "drop":
+        demand, pairs, trips = drop_disconnected(net, demand)
+        if pairs:
+            meta = {**study.meta, "dropped_disconnected": {"pairs": pairs, "trips": trips}}
+            study = replace(study, demand=demand, meta=meta)
     is_instance = net.candidates is not None and candidates in (None, "instance")
     if budget is None and budget_share is None:
         if is_instance:

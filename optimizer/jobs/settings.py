@@ -644,6 +644,17 @@ class OptimizeSettings(Section):
         check=_positive("time_limit"),
     )
 
+    on_disconnected: str = setting(
+        "raise",
+        "trips between zones that the existing roads do not join: raise (an error naming "
+        "them) or drop (with a warning; the plans are judged on the rest)",
+        cli_help="drop the trips between zones that the existing roads do not join, with a "
+        "warning (default: an error naming them)",
+        flag="drop-disconnected",
+        const="drop",
+        choices=ON_DISCONNECTED,
+    )
+
     def check(self) -> None:
         """A budget or a budget share, not both (:func:`check_budget`)."""
         check_budget(self.budget, self.budget_share, required=False)
