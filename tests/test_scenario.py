@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,39 @@ def test_optimize_scenario_on_an_instance(data_dir, tmp_path):
     with pytest.raises(UsageError, match="different run"):
         run_scenario(other, out=out)
     run_scenario(other, out=out, overwrite=True)
+
+
+def test_the_schema_document_is_current():
+    """docs/scenario-schema.md is what the settings types generate (regenerate if not)."""
+    from optimizer.jobs.scenario import schema_markdown
+    from optimizer.jobs.setting_types import specs
+    from optimizer.jobs.settings import OptimizeSettings
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "scenario-schema.md"
+    assert doc.read_text(encoding="utf-8") == schema_markdown(), (
+        "docs/scenario-schema.md is stale: python -m optimizer.jobs.scenario --markdown "
+        "> docs/scenario-schema.md"
+    )
+    text = schema_markdown()
+    # every scenario key of the design search is documented, with its CLI option
+    for f in specs(OptimizeSettings):
+        if f.spec.toml:
+            assert f"| `{f.key}` |" in text, f.key
+    assert "| `on_disconnected` |" in text and "`--drop-disconnected`" in text
+    assert "| `budget_share` | number | (none) |" in text
+
+
+def test_presets_lists_and_prints(capsys):
+    from optimizer.jobs.cli import main
+    from optimizer.jobs.scenario import preset_path, presets
+
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = presets()
+    assert [ln.split()[0] for ln in lines[: len(names)]] == names
+    assert all("needs the internet" in ln for ln in lines[: len(names)])  # all download OSM
+    assert main(["presets", "daan"]) == 0
+    path = preset_path("daan")
+    assert path is not None and capsys.readouterr().out == path.read_text(encoding="utf-8")
+    assert main(["presets", "nowhere"]) == 2
+    assert "no preset named 'nowhere'; the presets are daan" in capsys.readouterr().err

@@ -45,6 +45,7 @@ from .settings import (
     OptimizeJob,
     OptimizeSettings,
     OutputSettings,
+    PresetsSettings,
     RunSettings,
     Section,
     StudySettings,
@@ -67,6 +68,9 @@ A sweep file:
   [sweep]
   demand_scale = [0.5, 0.75, 1.0, 1.25, 1.5]
   method = ["fw", "bfw"]""",
+    "presets": """examples:
+  roadopt presets                            the bundled scenario files, one line each
+  roadopt presets daan > daan.toml           one of them, to edit and run with roadopt run""",
     "run": """examples:
   roadopt run town.toml                      run a scenario file
   roadopt run ziliujing --out zlj            a bundled Zigong preset (needs the internet)
@@ -478,6 +482,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_presets(args: argparse.Namespace) -> int:
+    """``roadopt presets``: list the bundled scenario files, or print one."""
+    import tomllib
+
+    from .scenario import preset_path, presets
+
+    opts = settings_of(args, PresetsSettings)
+    if opts.name is not None:
+        path = preset_path(opts.name)
+        if path is None:
+            raise UsageError(
+                f"no preset named {opts.name!r}; the presets are {', '.join(presets())}"
+            )
+        print(path.read_text(encoding="utf-8"), end="")
+        return 0
+    online = {"place", "bbox", "polygon"}
+    for name in presets():
+        path = preset_path(name)
+        assert path is not None
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        net = doc.get("network", {})
+        source = net.get("source") or ("place" if "query" in net else "file")
+        where = "needs the internet" if source in online or "bbox" in net else "offline"
+        print(f"{name:16s} {doc.get('command', 'optimize'):9s} {where:18s} {doc.get('title', '')}")
+    print("run one with: roadopt run NAME   (print it to edit: roadopt presets NAME)")
+    return 0
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     """``roadopt batch``: run a sweep, skipping finished scenarios."""
     from .batch import load_sweep, run_batch
@@ -549,6 +581,13 @@ COMMANDS: dict[str, Command] = {
         "records the scenario and the version.",
         ((RunSettings, None), _CONSOLE),
         cmd_run,
+    ),
+    "presets": Command(
+        "list the bundled scenario files (or print one)",
+        "List the bundled scenario presets (name, command, whether they need the internet, "
+        "title), or print one to copy and edit.",
+        ((PresetsSettings, None), _CONSOLE),
+        cmd_presets,
     ),
     "batch": Command(
         "run a sweep of scenarios (resumable)",

@@ -37,7 +37,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +63,13 @@ __all__ = [
     "Scenario",
     "job_from_doc",
     "load_scenario",
+    "preset_path",
+    "presets",
     "run_scenario",
+    "run_scenario_into",
     "scenario_from_dict",
     "schema",
+    "schema_markdown",
     "schema_text",
 ]
 
@@ -130,6 +134,90 @@ def schema_text() -> str:
         lines.append(f"[[{table}]]  {(cls.__doc__ or '').strip().splitlines()[0]}")
         lines += [f"{f.key:18s} {f.describe()}" for f in specs(cls)]
     return "\n".join(lines) + "\n"
+
+
+def _type_name(f: Field) -> str:
+    """A setting's TOML type in words (``number``, ``text``, ``list of text``...)."""
+    import typing
+
+    base = f.base
+    words = {bool: "true/false", int: "whole number", float: "number", str: "text"}
+    if typing.get_origin(base) is tuple:
+        args = [a for a in typing.get_args(base) if a is not Ellipsis]
+        return "list of " + (words.get(args[0], "values") if args else "values")
+    if typing.get_origin(base) is dict or base is dict:
+        return "table of numbers"
+    return words.get(base, "text")
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def schema_markdown() -> str:
+    """The scenario-file reference as Markdown (``docs/scenario-schema.md``).
+
+    One table per command and TOML table: key, type, default, unit, what it does, and the
+    command-line option that sets the same thing. Generated from the settings types of
+    :mod:`.settings`; ``tests/test_scenario.py`` checks that the file in ``docs/`` is
+    current (regenerate it with ``python -m optimizer.jobs.scenario --markdown``).
+    """
+    out = [
+        "# Scenario files: every table and key",
+        "",
+        "Generated from `optimizer/jobs/settings.py` by "
+        "`python -m optimizer.jobs.scenario --markdown`; do not edit by hand.",
+        "",
+        "A scenario file is TOML. `command` (top level) is `optimize` or `assign`; the",
+        "tables below hold the settings of that command, each the same setting as the",
+        "command-line option named in the last column. Relative paths resolve against the",
+        "scenario file's folder and `${VAR}` is replaced by the environment variable VAR",
+        "(e.g. `${ROADOPT_DATA_DIR}`). `roadopt presets` lists bundled scenario files to",
+        "start from; `roadopt presets NAME` prints one.",
+        "",
+    ]
+    for command, job in JOBS.items():
+        out += [f'## `command = "{command}"`', ""]
+        for table, keys in schema(job).items():
+            out += [f"### `[{table}]`" if table else "### top level", ""]
+            out += [
+                "| key | type | default | unit | meaning | option |",
+                "|---|---|---|---|---|---|",
+            ]
+            for key, f in keys.items():
+                d = f.default
+                if d is MISSING:
+                    default = "(required)"
+                elif d is None:
+                    default = "(none)"
+                elif isinstance(d, bool):
+                    default = str(d).lower()
+                elif isinstance(d, tuple):
+                    default = ", ".join(map(str, d)) or "(none)"
+                else:
+                    default = str(d)
+                meaning = f.spec.help
+                if f.spec.choices is not None:
+                    meaning += f" (one of {', '.join(map(str, f.spec.choices))})"
+                if f.spec.source:
+                    meaning += f" (source: {f.spec.source})"
+                option = f"`{f.option}`" if f.spec.cli else ""
+                out.append(
+                    f"| `{key}` | {_type_name(f)} | {_cell(default)} | {_cell(f.spec.unit or '')} "
+                    f"| {_cell(meaning)} | {option} |"
+                )
+            out.append("")
+    for table, cls in NOTES.items():
+        out += [f"## `[[{table}]]`", "", _cell((cls.__doc__ or "").strip().splitlines()[0]), ""]
+        out += ["| key | type | default | unit | meaning |", "|---|---|---|---|---|"]
+        for f in specs(cls):
+            d = "(required)" if f.default is MISSING else f.default
+            out.append(
+                f"| `{f.key}` | {_type_name(f)} | {_cell(d)} | {_cell(f.spec.unit or '')} "
+                f"| {_cell(f.spec.help)} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _line_of(text: str, table: str | None, key: str) -> int | None:
@@ -295,7 +383,8 @@ def scenario_from_dict(
     return Scenario(job, None, "", notes)
 
 
-def _preset(name: str) -> Path | None:
+def preset_path(name: str) -> Path | None:
+    """The file of the bundled preset ``name`` (None: no such preset)."""
     from importlib import resources
 
     cand = resources.files("networks") / "presets" / f"{name}.toml"
@@ -321,7 +410,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     if not p.exists() and not p.suffix:
-        found = _preset(str(path))
+        found = preset_path(str(path))
         if found is None:
             raise FileNotFoundError(f"{path}: no such scenario file or bundled preset")
         p = found
@@ -398,4 +487,6 @@ def run_scenario_into(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(schema_text(), end="")
+    import sys
+
+    print(schema_markdown() if "--markdown" in sys.argv[1:] else schema_text(), end="")

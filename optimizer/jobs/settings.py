@@ -735,6 +735,21 @@ class InfoSettings(Section):
 
 
 @dataclass(frozen=True)
+class PresetsSettings(Section):
+    """``roadopt presets`` (command line only)."""
+
+    TITLE: ClassVar[str] = "presets"
+
+    name: str | None = setting(
+        None,
+        "a preset to print (its TOML, to copy and edit); without one, the list",
+        metavar="NAME",
+        positional=True,
+        toml=False,
+    )
+
+
+@dataclass(frozen=True)
 class RunSettings(Section):
     """``roadopt run`` (command line only)."""
 
