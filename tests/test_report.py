@@ -23,6 +23,7 @@ from optimizer.assignment import assign
 from optimizer.candidates import Candidate, CandidateSet, extend_network
 from optimizer.jobs import report
 from optimizer.jobs.documents import plan_document, version
+from optimizer.jobs.format import fmt
 from optimizer.jobs.outputs import write_plan_outputs
 from optimizer.jobs.pipeline import PlanRun, plan_study
 from optimizer.results import History
@@ -508,6 +509,26 @@ def test_skims_are_least_times_before_and_after(town_run, town_out):
     assert row["time_saved_min"] == pytest.approx(
         mats["time_before"][i, j] - mats["time_after"][i, j]
     )
+
+
+def test_report_tables_settlement_pairs_before_and_after(town_run, town_out):
+    from optimizer.jobs.report.tables import plan_skims
+
+    out, _ = town_out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="od"' in page and "Between settlements, before and after" in page
+    sk = plan_skims(town_run)
+    assert sk is not None
+    z = len(sk.names)
+    trips = sk.matrices["trips"].copy()
+    np.fill_diagonal(trips, 0)
+    a, b = divmod(int(np.argmax(trips)), z)
+    label = [n or f"zone {int(i)}" for n, i in zip(sk.names, sk.zone_ids, strict=True)]
+    table = page.split('class="od"', 1)[1].split("</table>", 1)[0]
+    first_row = table.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{html.escape(label[a])}</td><td>{html.escape(label[b])}</td>" in first_row
+    saved = sk.matrices["time_before"][a, b] - sk.matrices["time_after"][a, b]
+    assert fmt(saved, 3) in first_row
 
 
 def test_qgis_style_colours_links_by_vc(town_out):

@@ -103,15 +103,19 @@ def _remove_stale(path: Path) -> None:
             path.unlink()
 
 
-def write_tables(run: Any, out_dir: str | Path) -> list[Path]:
-    """``sections.csv``, ``skims.omx`` and ``skims.csv`` (:mod:`.tables`), each atomically."""
+def write_tables(run: Any, out_dir: str | Path, skims: Any = None) -> list[Path]:
+    """``sections.csv``, ``skims.omx`` and ``skims.csv`` (:mod:`.tables`), each atomically.
+
+    ``skims``: the run's :func:`.tables.plan_skims` where already computed.
+    """
     from networks.export import write_frame
 
     d = Path(out_dir)
     written = []
     write_frame(sections_frame(run, geometry=False), d / SECTIONS_FILE)
     written.append(d / SECTIONS_FILE)
-    skims = plan_skims(run)
+    if skims is None:
+        skims = plan_skims(run)
     if skims is None:
         log.info("no skims: the run has no demand or no equilibrium costs")
         return written
@@ -150,7 +154,8 @@ def write_report(
         written.append(d / GPKG_FILE)
     else:
         _remove_stale(d / GPKG_FILE)
-    written.extend(write_tables(run, d))
+    skims = plan_skims(run)
+    written.extend(write_tables(run, d, skims))
     images: dict[str, bytes] = {}
     net = run.candidates.network
     if line_geometries(net) is not None:
@@ -176,7 +181,11 @@ def write_report(
         else:
             _remove_stale(d / fname)
     page = render_html(
-        run, settings=settings, images=images, files=[p.name for p in written] + [HTML_FILE]
+        run,
+        settings=settings,
+        images=images,
+        files=[p.name for p in written] + [HTML_FILE],
+        skims=skims,
     )
     atomic_write_text(d / HTML_FILE, page)
     written.append(d / HTML_FILE)

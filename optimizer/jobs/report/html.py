@@ -218,6 +218,58 @@ def _settlements_html(plan: Any) -> str:
     return note + _table(head, rows, cls="settlements", numeric=numeric)
 
 
+#: Settlement pairs shown in the report's OD table (the most trips first); skims.csv has all.
+OD_ROWS = 30
+
+
+def _od_html(skims: Any) -> str:
+    """Zone pairs (settlements by name) before and after: trips, congested time, distance."""
+    import numpy as np
+
+    m = skims.matrices
+    names = [n or f"zone {int(z_id)}" for n, z_id in zip(skims.names, skims.zone_ids, strict=True)]
+    z = len(names)
+    i, j = np.meshgrid(np.arange(z), np.arange(z), indexing="ij")
+    keep = (i != j) & (m["trips"] > 0)
+    if not keep.any():
+        return ""
+    i, j = i[keep], j[keep]
+    order = np.argsort(-m["trips"][i, j], kind="stable")[:OD_ROWS]
+    t, d = skims.units["time"], skims.units["distance"]
+    head = [
+        "from",
+        "to",
+        "trips",
+        f"time before ({t})",
+        f"time after ({t})",
+        f"saved ({t})",
+        f"distance before ({d})",
+        f"distance after ({d})",
+    ]
+    rows = []
+    for k in order.tolist():
+        a, b = int(i[k]), int(j[k])
+        tb, ta = m["time_before"][a, b], m["time_after"][a, b]
+        rows.append(
+            [
+                names[a],
+                names[b],
+                fmt(m["trips"][a, b], 3),
+                fmt(tb, 3),
+                fmt(ta, 3),
+                fmt(tb - ta, 3) if np.isfinite(tb) and np.isfinite(ta) else "-",
+                fmt(m["distance_before"][a, b], 3),
+                fmt(m["distance_after"][a, b], 3),
+            ]
+        )
+    note = (
+        f"<p>The {len(rows)} zone pairs with the most trips of {int(keep.sum())}; "
+        "times are the least congested times at each state's equilibrium, distances the "
+        "lengths of those paths. All zone pairs are in skims.csv and skims.omx.</p>"
+    )
+    return note + _table(head, rows, cls="od", numeric=tuple(range(2, 8)))
+
+
 def _baseline_html(plan: Any, unit: str) -> str:
     base = plan.baseline
     if not base:
@@ -419,6 +471,7 @@ def render_html(
     settings: Mapping[str, Any] | None = None,
     images: Mapping[str, bytes] | None = None,
     files: Sequence[str] = (),
+    skims: Any = None,
 ) -> str:
     """The report page: one self-contained HTML document.
 
@@ -432,6 +485,9 @@ def render_html(
         PNG bytes by name (``"map"``, ``"convergence"``), embedded as data URIs.
     files
         Names of the run's other files, listed in the footer.
+    skims
+        The run's :class:`.tables.Skims`, for the table of settlement pairs before and
+        after (none without).
 
     Returns
     -------
@@ -558,6 +614,9 @@ def render_html(
         )
     if getattr(plan, "settlements", None):
         sections["settlements"] = ("Access of each settlement", _settlements_html(plan))
+    od = _od_html(skims) if skims is not None else ""
+    if od:
+        sections["od"] = ("Between settlements, before and after", od)
     if getattr(run, "protection", None) is not None:
         sections["protected"] = ("Protected areas", _protection_html(run.protection, unit))
     if getattr(run, "calibration", None) is not None:
