@@ -139,3 +139,11 @@ def test_drop_disconnected_is_an_optimize_option_and_a_scenario_key():
     assert settings_of(args, OptimizeSettings).on_disconnected == "drop"
     sc = scenario_from_dict({"command": "optimize", "optimize": {"on_disconnected": "drop"}})
     assert sc.job.optimize.on_disconnected == "drop"
+
+
+def test_workers_zero_is_refused(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('command = "assign"\n[sweep]\ndemand_scale = [1.0]\n')
+    assert main(["batch", str(sweep), "--workers", "0"]) == 2
+    assert "--workers: is 0; must be a number > 0" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

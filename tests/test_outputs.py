@@ -217,3 +217,26 @@ def test_a_killed_overwrite_never_mixes_two_runs(data_dir, tmp_path):
             ).read_text(encoding="utf-8")
     remove_leftovers(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} <= {"plan"}
+
+
+def test_stale_temporary_files_do_not_survive_a_replacement(tmp_path):
+    out = tmp_path / "plan"
+    with output_folder(out, name=None, overwrite=False, key=KEY).staged() as stage:
+        _fill(stage, "first")
+    (out / ".network.gpkg.k3j2.tmp.gpkg").write_bytes(b"half a GeoPackage of a killed run")
+    with output_folder(out, name=None, overwrite=True, key={"tag": 2}).staged() as stage:
+        _fill(stage, "second")
+    assert not list(out.glob(".*")) and _tags(out) == {"second"}
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # the usual permissions
+
+
+def test_geojson_is_wgs84_and_named_after_its_layer(tmp_path):
+    out = tmp_path / "flows.geojson"
+    assert main(["assign", "builtin-town", "--gap", "1e-4", "--out", str(out), "-q"]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["name"] == "links" and "crs" not in doc  # RFC 7946: WGS 84, no crs member
+    xs = [c[0] for f in doc["features"] for c in f["geometry"]["coordinates"]]
+    ys = [c[1] for f in doc["features"] for c in f["geometry"]["coordinates"]]
+    assert all(-180 <= x <= 180 for x in xs) and all(-90 <= y <= 90 for y in ys)
+    props = doc["features"][0]["properties"]
+    assert {"flow_veh_h", "vc", "time_min", "length_km"} <= set(props)
