@@ -62,7 +62,7 @@ def test_county_scale_region_through_zoning_assignment_and_geopackage(tmp_path):
     write_flow_layer(net, r, str(out))
     g = gpd.read_file(out)
     assert len(g) == net.num_links and g.crs.to_epsg() == 32648
-    np.testing.assert_allclose(g["flow"].to_numpy(), r.flow)
+    np.testing.assert_allclose(g["flow_veh_h"].to_numpy(), r.flow)
 
 
 def test_consolidation_options_reach_the_osm_readers(monkeypatch):
