@@ -33,19 +33,23 @@ sioux = nb([
     ("code", "fig, ax = plt.subplots(figsize=(7, 4))\n"
      "for r in (bush, bfw):\n"
      "    ax.semilogy(r.history.seconds, r.history.relative_gap, marker='.', label=r.method)\n"
-     "ax.set_xlabel('seconds'); ax.set_ylabel('relative gap'); ax.legend(); ax.grid(True)\n"
-     "fig.savefig('sioux_convergence.png', dpi=80)"),
+     "ax.set_xlabel('seconds'); ax.set_ylabel('relative gap'); ax.legend(); ax.grid(True)"),
     ("md", "## Discrete network design (Rey 2020)\nEach instance adds 10 candidate links; "
      "the budget is a share of their total cost and the objective the total system travel "
      "time at equilibrium. The search proves optimality with system-optimum bounds."),
-    ("code", "import os\nfrom pathlib import Path\n"
-     "from networks.tntp import read_trips\n"
-     "data = Path(os.environ['ROADOPT_DATA_DIR'])\n"
+    ("code", "from networks.datasets import data_dir\n\n"
+     "# the DNDP instances ship with the benchmark data only (no download)\n"
+     "data = data_dir()\n"
+     "if data is None or not (data / 'dndp' / 'SiouxFalls').is_dir():\n"
+     "    raise FileNotFoundError('the DNDP instances need the benchmark data: set '\n"
+     "                            'ROADOPT_DATA_DIR to a folder laid out like ../shared/data '\n"
+     "                            '(tntp/, dndp/, osm/)')\n"
+     "trips = networks.fetch('SiouxFalls').trips\n"
      "published = {('10_1', 0.25): 6227.9, ('10_1', 0.5): 5680.2, ('10_2', 0.75): 5088.5}\n"
      "rows = []\n"
      "for (case, share), pub in published.items():\n"
      "    study = networks.open_study(data / 'dndp' / 'SiouxFalls' / f'SF_DNDP_{case}.txt',\n"
-     "                                trips=data / 'tntp' / 'SiouxFalls' / 'SiouxFalls_trips.tntp')\n"
+     "                                trips=trips)\n"
      "    run = optimizer.plan_study(study, budget_share=share, objective='tstt', rgap=1e-6)\n"
      "    p = run.plan\n"
      "    rows.append((case, share, round(p.objective / 1000, 1), pub, str(p.status),\n"
@@ -94,13 +98,17 @@ batch = nb([
      "Falls) run serially, then read back from `results.csv` and plotted. Larger sweeps run "
      "the same way with `roadopt batch sweep.toml --executor dask`."),
     ("code", "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
-     "import os, tempfile\nfrom pathlib import Path\nimport pandas as pd\nimport optimizer\n\n"
+     "import tempfile\nfrom pathlib import Path\nimport pandas as pd\nimport optimizer\n\n"
      "sweep = Path(tempfile.mkdtemp()) / 'demand.toml'\n"
      "sweep.write_text('''command = \"assign\"\n[network]\ndataset = \"SiouxFalls\"\n"
      "[assignment]\ngap = 1e-6\n[sweep]\ndemand_scale = [0.6, 0.8, 1.0, 1.2]\n"
      "method = [\"bfw\", \"bush\"]\n''')\n"
      "cases, _ = optimizer.load_sweep(sweep)\n"
      "summary = optimizer.run_batch(cases, sweep.with_suffix(''), executor='serial')\n"
+     "if summary['errors']:  # the figures below would silently leave the failures out\n"
+     "    raise RuntimeError(f\"{summary['errors']} of {summary['scenarios']} scenarios \"\n"
+     "                       f\"failed; see the error column of {sweep.with_suffix('')}\"\n"
+     "                       \"/results.csv\")\n"
      "summary"),
     ("code", "df = pd.read_csv(sweep.with_suffix('') / 'results.csv')\n"
      "df[['demand_scale', 'method', 'status', 'run_status', 'relative_gap', 'tstt', "
@@ -112,9 +120,20 @@ batch = nb([
      "axes[0].set_xlabel('demand scale'); axes[0].set_ylabel('TSTT (millions)')\n"
      "axes[1].set_xlabel('demand scale'); axes[1].set_ylabel('seconds to gap 1e-6')\n"
      "for ax in axes: ax.legend(); ax.grid(True)\n"
-     "fig.tight_layout()\nfig.savefig('batch_results.png', dpi=80)"),
+     "fig.tight_layout()"),
 ])
 
-for name, book in (("01_sioux_falls.ipynb", sioux), ("02_osm_town.ipynb", town),
-                   ("03_batch_results.ipynb", batch)):
-    nbf.write(book, HERE / name)
+BOOKS = {"01_sioux_falls.ipynb": sioux, "02_osm_town.ipynb": town,
+         "03_batch_results.ipynb": batch}
+
+
+def write(folder=HERE):
+    """Write the notebooks into ``folder``; cell ids are fixed so that a rebuild is no diff."""
+    for name, book in BOOKS.items():
+        for i, cell in enumerate(book.cells):
+            cell.id = f"cell-{i:02d}"
+        nbf.write(book, Path(folder) / name)
+
+
+if __name__ == "__main__":
+    write()

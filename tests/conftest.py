@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: What a test that is skipped for want of data says, so that the reader knows what to do.
+DATA_HINT = (
+    "needs the benchmark data: set ROADOPT_DATA_DIR to a folder laid out like "
+    "../shared/data (tntp/, dndp/, osm/)"
+)
 
 
 def _data_dir() -> Path | None:
@@ -18,13 +25,29 @@ def _data_dir() -> Path | None:
     return guess if guess.is_dir() else None
 
 
+def skip_without_data(what: str) -> NoReturn:
+    """Skip a test whose data are missing, saying how to get them (on CI: fail).
+
+    Parameters
+    ----------
+    what
+        What is missing, e.g. ``"/data has no tntp/ folder"``.
+    """
+    reason = f"{DATA_HINT}; {what}"
+    if os.environ.get("CI"):
+        pytest.fail(f"on CI every test runs: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     d = _data_dir()
-    if d is None or not (d / "tntp").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("ROADOPT_DATA_DIR must point at the shared data folder in CI")
-        pytest.skip("no data directory (set ROADOPT_DATA_DIR)")
+    if d is None:
+        skip_without_data(
+            f"ROADOPT_DATA_DIR is unset and {REPO.parent / 'shared' / 'data'} does not exist"
+        )
+    if not (d / "tntp").is_dir():
+        skip_without_data(f"ROADOPT_DATA_DIR={d} has no tntp/ folder")
     return d
 
 

@@ -164,3 +164,68 @@ def test_a_silent_scheduler_is_a_clear_error(data_dir, tmp_path):
         ]
     )
     assert code == 2 and time.time() - t0 < 60
+
+
+def _pool_processes(pid: int, out, timeout: float) -> list:
+    """The batch's workers and resource tracker, once a first scenario has finished.
+
+    By then every worker has started and the others are inside a scenario.
+    """
+    import psutil
+
+    main_proc = psutil.Process(pid)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if list((out / "scenarios").glob("*.json")) if (out / "scenarios").is_dir() else False:
+            kids = main_proc.children(recursive=True)
+            lines = [" ".join(k.cmdline()) for k in kids]
+            assert sum("spawn_main" in line for line in lines) == 2, lines
+            assert any("resource_tracker" in line for line in lines), lines
+            return kids
+        time.sleep(0.02)
+    raise AssertionError(f"no scenario finished within {timeout} s")
+
+
+def _running(proc) -> bool:
+    """Whether a process still runs (a zombie has exited; only its reaping is pending)."""
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_workers_exit_when_the_batch_is_killed(data_dir, tmp_path):
+    """SIGKILL of ``roadopt batch --executor process`` leaves no worker or tracker behind."""
+    p = tmp_path / "sw.toml"
+    # the first scenario (bfw) is quick, the others (fw to a small gap) are slow: the
+    # workers are computing when the batch dies
+    p.write_text(
+        SWEEP.replace("[0.5, 0.75, 1.0, 1.25, 1.5]", "[0.5, 1.0, 1.5]").replace(
+            '["fw", "bfw"]', '["bfw", "fw"]\ngap = [1e-7]'
+        )
+    )
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "optimizer.jobs.cli", "batch", str(p), "--out", str(out)]
+    cmd += ["--executor", "process", "--workers", "2", "-q"]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    kids: list = []
+    try:
+        kids = _pool_processes(proc.pid, out, timeout=60)
+        names = {k.pid: " ".join(k.cmdline())[-60:] for k in kids}
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        t0 = time.perf_counter()
+        alive = kids
+        while alive and time.perf_counter() - t0 < 10:
+            time.sleep(0.05)
+            alive = [k for k in alive if _running(k)]
+        assert not alive, f"alive 10 s after the kill: {[names[k.pid] for k in alive]}"
+    finally:
+        proc.kill()
+        for k in kids:  # only this test's own processes
+            if _running(k):
+                k.kill()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import BoundingBoxError, NoDrivableRoadsError, OSMQueryError, PlaceNotFoundError
 from ..network import Network
@@ -110,6 +114,7 @@ def from_place(
     OSMQueryError
         When the download fails.
     """
+    label = query if isinstance(query, str) else json.dumps(dict(query), ensure_ascii=False)
     with _osmnx_settings() as ox:
         try:
             gdf = ox.geocode_to_gdf(query, which_result=which_result)
@@ -119,6 +124,7 @@ def from_place(
                 "province and country, or use from_bbox/from_polygon"
             ) from exc
         except Exception as exc:
+            _raise_if_offline(exc, f"OpenStreetMap place {label!r}", ox.settings.nominatim_url)
             raise OSMQueryError(f"geocoding {query!r} failed: {exc}") from exc
         if len(gdf) == 0:
             raise PlaceNotFoundError(f"cannot geocode place {query!r}: no result")
@@ -130,7 +136,6 @@ def from_place(
                 f"place {query!r} geocodes to a {poly.geom_type}, not an area; use "
                 "from_bbox or a polygon"
             )
-        label = query if isinstance(query, str) else json.dumps(dict(query), ensure_ascii=False)
         return _from_area(
             ox,
             poly,
@@ -230,15 +235,17 @@ def _from_area(
 ):
     prof = get_profile(profile, highway=highway)
     try:
-        G = ox.graph_from_polygon(
-            poly,
-            custom_filter=_overpass_filter(prof),
-            simplify=False,
-            retain_all=True,
-        )
+        with _no_pause_when_offline(ox):
+            G = ox.graph_from_polygon(
+                poly,
+                custom_filter=_overpass_filter(prof),
+                simplify=False,
+                retain_all=True,
+            )
     except (ox._errors.InsufficientResponseError, ValueError) as exc:
         raise NoDrivableRoadsError(f"{source}: no drivable roads found ({exc})") from exc
     except Exception as exc:
+        _raise_if_offline(exc, source, ox.settings.overpass_url)
         raise OSMQueryError(f"{source}: the download failed: {exc}") from exc
     return graph_to_network(
         G,
@@ -250,3 +257,116 @@ def _from_area(
         name=name,
         source=source,
     )
+
+
+# ---------------------------------------------------------------------- offline
+def _offline_types() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean a server could not be reached at all (no answer came)."""
+    types: list[type[BaseException]] = [socket.gaierror, TimeoutError, ConnectionError]
+    with contextlib.suppress(ImportError):
+        import requests
+
+        types += [requests.exceptions.ConnectionError, requests.exceptions.Timeout]
+    with contextlib.suppress(ImportError):
+        import urllib3
+
+        types += [
+            urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.MaxRetryError,
+            urllib3.exceptions.TimeoutError,
+        ]
+    return tuple(types)
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why no server answered, when ``exc`` or an exception in its chain says so, else None."""
+    offline = _offline_types()
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    unreachable = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN)
+    if any(_is_ssl(e) for e in chain):  # an answer came, but not one to trust
+        return None
+    if not any(
+        isinstance(e, offline) or (isinstance(e, OSError) and e.errno in unreachable)
+        for e in chain
+    ):
+        return None
+    # the deepest cause names the reason; requests and urllib3 keep theirs in args too
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, socket.gaierror) for e in chain) or "resolve" in text.lower():
+        return "its name cannot be resolved"
+    if any(isinstance(e, TimeoutError) for e in chain) or "timed out" in text.lower():
+        return "the connection timed out"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
+        return "the connection was refused"
+    if any(isinstance(e, OSError) and e.errno in unreachable for e in chain):
+        return "the network is unreachable"
+    return "no connection"
+
+
+def _is_ssl(exc: BaseException) -> bool:
+    """Whether ``exc`` is a TLS failure (requests files it under ConnectionError)."""
+    import ssl
+
+    return isinstance(exc, ssl.SSLError) or type(exc).__name__ == "SSLError"
+
+
+def _raise_if_offline(exc: BaseException, source: str, url: str) -> None:
+    """Raise one clear :class:`OSMQueryError` when ``exc`` means that ``url`` is unreachable.
+
+    The requests/urllib3 chain (pools, retries, sockets) says nothing a user can act on,
+    so it is left out (``from None``); the reason is kept in a few words.
+    """
+    reason = _unreachable(exc)
+    if reason is None:
+        return
+    host = urlsplit(url).hostname or url
+    raise OSMQueryError(
+        f"{source} needs the internet: {host} cannot be reached ({reason}), so the download "
+        "failed; connect to the internet, or use a saved OpenStreetMap extract "
+        "(.osm, .osm.pbf) as the network file"
+    ) from None
+
+
+def _cannot_resolve(url: str) -> bool:
+    """Whether ``url``'s host has no address here (no DNS: offline), when no proxy is set."""
+    try:
+        import requests
+
+        if requests.utils.get_environ_proxies(url):
+            return False  # the proxy resolves names; nothing to learn here
+    except ImportError:  # pragma: no cover - osmnx depends on requests
+        pass
+    host = urlsplit(url).hostname
+    if not host:
+        return False
+    try:
+        socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def _no_pause_when_offline(ox: Any) -> Iterator[None]:
+    """Skip osmnx's Overpass rate-limit pause when the server's name does not resolve.
+
+    Before each request osmnx asks the Overpass status endpoint how long to wait and, when
+    that fails, sleeps 60 s. Offline that only delays the error; a cached response is still
+    served without the pause.
+    """
+    s = ox.settings
+    saved = s.overpass_rate_limit
+    if saved and _cannot_resolve(s.overpass_url):
+        s.overpass_rate_limit = False
+    try:
+        yield
+    finally:
+        s.overpass_rate_limit = saved

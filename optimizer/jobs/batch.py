@@ -28,6 +28,9 @@ import itertools
 import json
 import logging
 import os
+import signal
+import sys
+import threading
 import time
 import tomllib
 import traceback
@@ -260,6 +263,47 @@ def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+#: Seconds between two looks of a pool worker at whether its parent still lives.
+PARENT_POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _pool_worker_init(parent: int) -> None:
+    """Initialise a process-pool worker that exits as soon as ``parent`` (the batch) dies.
+
+    A batch killed with SIGKILL cannot shut its pool down: its workers would go on for
+    good (computing, then waiting on the dead batch's queue), and so would the
+    multiprocessing resource tracker, whose pipe they hold open. On Linux the kernel sends the worker SIGKILL when its
+    parent dies (``prctl(PR_SET_PDEATHSIG)``, which works even while a kernel holds the
+    GIL); everywhere a daemon thread also compares ``os.getppid()`` with ``parent`` every
+    :data:`PARENT_POLL_SECONDS` and calls ``os._exit`` once the worker has been orphaned.
+    """
+    _worker_init()
+    _die_with_parent()
+    if os.getppid() != parent:  # the batch died before this worker got here
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="roadopt-parent-watch", daemon=True).start()
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # no libc or no prctl: the watching thread remains
+        return False
+
+
 def _results_csv(cases: list[SweepCase], done: dict[str, dict]) -> str:
     keys: list[str] = []
     for c in cases:
@@ -412,7 +456,10 @@ def _run_pool(todo: list[SweepCase], workers: int, record) -> None:
 
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_worker_init
+        max_workers=min(workers, len(todo)),
+        mp_context=ctx,
+        initializer=_pool_worker_init,
+        initargs=(os.getpid(),),
     ) as pool:
         futs = {pool.submit(run_case, c.doc, c.base): c for c in todo}
         try:
