@@ -16,6 +16,7 @@ from networks import alignment as A
 from networks import terrain as T
 from networks.errors import DEMCoverageError
 from networks.protected import ProtectedAreas
+from tests.conftest import skip_without_data
 
 CRS = "EPSG:32632"
 X0, Y0 = 680000.0, 5540000.0  # UTM 32N, near Bayreuth
@@ -392,7 +393,7 @@ def test_an_8_km_alignment_takes_well_under_a_second():
 def test_an_alignment_near_bayreuth_on_srtm(data_dir: Path):
     tiles = [data_dir / "dem" / f"{t}.hgt.zip" for t in ("N49E011", "N50E011")]
     if not all(p.is_file() for p in tiles):
-        pytest.skip("no SRTM tiles in the data directory")
+        skip_without_data(f"{data_dir} has no dem/ folder with the SRTM tiles N49E011 and N50E011")
     a, b = (683000.0, 5545000.0), (690000.0, 5551000.0)
     dem = T.read_dem(tiles, bounds=(675000, 5537000, 698000, 5559000), bounds_crs=CRS)
     surface = dem.smoothed(T.SMOOTHING_CELLS)

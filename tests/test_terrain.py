@@ -13,6 +13,7 @@ from networks import open_study, osm
 from networks import terrain as T
 from networks.errors import DEMCoverageError, FileFormatError
 from networks.network import Network
+from tests.conftest import skip_without_data
 
 TILES = ("N49E011", "N50E011")
 
@@ -22,7 +23,7 @@ TILES = ("N49E011", "N50E011")
 def tiles(data_dir: Path) -> list[Path]:
     paths = [data_dir / "dem" / f"{t}.hgt.zip" for t in TILES]
     if not all(p.is_file() for p in paths):
-        pytest.skip("no SRTM tiles in the data directory")
+        skip_without_data(f"{data_dir} has no dem/ folder with the SRTM tiles N49E011 and N50E011")
     return paths
 
 
