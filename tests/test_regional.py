@@ -85,7 +85,7 @@ def _check(out: Path, raw_motorway_km: float, places: list[dict], forbidden) -> 
     links = gpd.read_file(gpkg, layer="links")
     road = links["road_class"] != "connector"
     # the trunk network end to end: every km of motorway the extract holds
-    motorway = links.loc[links["road_class"] == "motorway", "length"].sum()
+    motorway = links.loc[links["road_class"] == "motorway", "length_km"].sum()
     assert motorway == pytest.approx(raw_motorway_km, rel=0.03)
     # grades on every road link, from the terrain model
     assert np.isfinite(links.loc[road, "grade"]).all()
