@@ -12,12 +12,26 @@ solving (``hook(model, y)`` with ``y`` the dict of candidate id -> BoolVar).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from .problem import DesignProblem
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+
+def _cp_model() -> Any:
+    """OR-Tools' CP-SAT module, imported on first use.
+
+    It weighs about 50 MB with the pandas it loads; commands that search no plan
+    (``roadopt assign``, ``info``) never load it.
+    """
+    from ortools.sat.python import cp_model
+
+    return cp_model
+
 
 __all__ = ["DesignModel", "integer_costs"]
 
@@ -68,7 +82,8 @@ class DesignModel:
         candidates = problem.candidates
         self.problem = problem
         self.cs = candidates
-        self.model = cp_model.CpModel()
+        self._cp = _cp_model()
+        self.model = self._cp.CpModel()
         n = len(candidates)
         self.y = [self.model.new_bool_var(c.id) for c in candidates.candidates]
         costs, b_int, self.scale = integer_costs(candidates.costs, problem.budget)
@@ -88,7 +103,7 @@ class DesignModel:
         self.hooked = problem.constraints is not None
 
     def _solver(self) -> cp_model.CpSolver:
-        solver = cp_model.CpSolver()
+        solver = self._cp.CpSolver()
         # measured on 2 cores: one worker with linearization level 2 proves budgeted
         # selections fast, the default portfolio does not (see the field notes)
         solver.parameters.num_workers = 1
@@ -131,7 +146,7 @@ class DesignModel:
         status = solver.solve(self.model)
         self.solves += 1
         self.model.clear_assumptions()
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status not in (self._cp.OPTIMAL, self._cp.FEASIBLE):
             return None
         return np.array([bool(solver.value(v)) for v in self.y], dtype=bool)
 

@@ -166,3 +166,22 @@ def test_architecture_md_names_the_rules():
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     for phrase in ("networks` -> `optimizer", "optimizer.jobs", "numba", "OR-Tools", "osmnx"):
         assert phrase in text
+
+
+def test_an_assignment_loads_no_heavy_library(data_dir):
+    """``roadopt assign`` on a TNTP network loads neither OR-Tools, pandas nor the GIS stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from optimizer.jobs.cli import main\n"
+        "assert main(['assign', 'SiouxFalls', '--gap', '1e-6', '-q']) == 0\n"
+        "heavy = ('ortools', 'pandas', 'geopandas', 'osmnx', 'pyrosm', 'matplotlib', "
+        "'rasterio', 'pyogrio', 'shapely', 'sklearn', 'openmatrix')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
