@@ -57,7 +57,10 @@ class TimeSplit:
         split = self
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            k = kind or split._KIND_BY_CALLER.get(sys._getframe(1).f_code.co_name, "ue")
+            caller = sys._getframe(1)
+            if caller.f_code.co_name == "_assign" and caller.f_back is not None:
+                caller = caller.f_back  # the evaluator's timed wrapper: who called it
+            k = kind or split._KIND_BY_CALLER.get(caller.f_code.co_name, "ue")
             t0 = time.perf_counter()
             try:
                 return original(*args, **kwargs)

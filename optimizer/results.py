@@ -227,6 +227,7 @@ class Plan:
             "status": str(self.status),
             "evaluations": int(self.evaluations),
             "seconds": float(self.seconds),
+            "seconds_per_equilibrium": _num(self.settings.get("seconds_per_equilibrium")),
             "metrics_before": {k: _num(v) for k, v in self.metrics_before.items()},
             "metrics_after": {k: _num(v) for k, v in self.metrics_after.items()},
             "appraisal": {k: _num(v) for k, v in self.appraisal.items()},

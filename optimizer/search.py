@@ -75,6 +75,9 @@ class _Evaluator:
     bounds: dict[bytes, float] = field(default_factory=dict)
     n_ue: int = 0
     n_so: int = 0
+    #: Seconds spent in equilibria (user and system optimum), for the time per solve.
+    ue_seconds: float = 0.0
+    so_seconds: float = 0.0
     warm: AssignmentResult | None = None
     warm_so: AssignmentResult | None = None
 
@@ -95,17 +98,28 @@ class _Evaluator:
             "distance_factor": self.problem.distance_factor,
         }
 
+    def _assign(self, *args: Any, so: bool = False, **kw: Any) -> AssignmentResult:
+        """:func:`assign`, counted and timed (user equilibrium, or ``so``)."""
+        t = time.perf_counter()
+        r = assign(*args, **kw)
+        dt = time.perf_counter() - t
+        if so:
+            self.n_so += 1
+            self.so_seconds += dt
+        else:
+            self.n_ue += 1
+            self.ue_seconds += dt
+        return r
+
     def _ue(self, plan: np.ndarray) -> AssignmentResult:
         net, closed = self.cs.apply(plan)
         kw = self._assign_kw(closed, self.rgap)
-        r = assign(net, self.demand, warm_start=self.warm, **kw)
-        self.n_ue += 1
+        r = self._assign(net, self.demand, warm_start=self.warm, **kw)
         if not r.converged and self.warm is not None:
             log.warning(
                 "a warm-started equilibrium stopped at gap %.2e; solving it cold", r.relative_gap
             )
-            r = assign(net, self.demand, **kw)
-            self.n_ue += 1
+            r = self._assign(net, self.demand, **kw)
         self.warm = r
         return r
 
@@ -147,8 +161,7 @@ class _Evaluator:
     def polished(self, plan: np.ndarray, rgap: float) -> _Eval:
         """Evaluate a plan from a cold start at ``rgap`` (not cached, not warm-started)."""
         net, closed = self.cs.apply(plan)
-        r = assign(net, self.demand, **self._assign_kw(closed, rgap))
-        self.n_ue += 1
+        r = self._assign(net, self.demand, **self._assign_kw(closed, rgap))
         return self._scored(plan, r)
 
     def bound(
@@ -184,14 +197,14 @@ class _Evaluator:
                 proven = info["objective"] - info["relative_gap"] * info["tstt"]
                 return proven >= threshold or info["objective"] < threshold
 
-            r = assign(
+            r = self._assign(
                 so,
                 self.demand,
+                so=True,
                 warm_start=self.warm_so,
                 callback=None if threshold is None or not np.isfinite(threshold) else enough,
                 **self._assign_kw(closed, self.rgap),
             )
-            self.n_so += 1
             self.warm_so = r
             # Frank-Wolfe dual bound of the convex system-optimum problem
             lb = float(r.objective - max(0.0, r.tstt - r.sptt))
@@ -877,6 +890,9 @@ def _finish(
             "assignment_method": ev.method,
             "ue_solves": ev.n_ue,
             "so_solves": ev.n_so,
+            "ue_seconds": ev.ue_seconds,
+            "so_seconds": ev.so_seconds,
+            "seconds_per_equilibrium": (ev.ue_seconds + ev.so_seconds) / max(ev.solves, 1),
             "master_solves": s.master.solves,
         },
     )

@@ -353,8 +353,10 @@ def print_plan_summary(run) -> None:
             f"{'greedy baseline':22s} {_num(plan.baseline['objective'], 8)} "
             f"(cost {_num(plan.baseline['cost'])})"
         )
+    per = plan.settings.get("seconds_per_equilibrium") if plan.settings else None
+    each = f" ({per:.3g} s each)" if per else ""
     print(
-        f"equilibria  {plan.evaluations} solved, equilibrium gap "
+        f"equilibria  {plan.evaluations} solved{each}, equilibrium gap "
         f"{_num(a.get('relative_gap'), 3)}, {plan.seconds:.1f} s"
     )
 
