@@ -55,6 +55,11 @@ __all__ = ["DEFAULT_WEIGHTS", "METHODS", "OBJECTIVES", "Appraisal", "optimize", 
 
 log = logging.getLogger(__name__)
 
+#: Equilibria kept as warm starts (the nearest plan's bushes start the next solve), and
+#: the memory they may take together (bytes; at least the latest one is always kept).
+WARM_KEEP = 16
+WARM_BYTES = 256 * 2**20
+
 
 @dataclass
 class _Eval:
@@ -80,6 +85,9 @@ class _Evaluator:
     so_seconds: float = 0.0
     warm: AssignmentResult | None = None
     warm_so: AssignmentResult | None = None
+    #: Equilibria kept as warm starts, by plan: (plan, result, stamp).
+    warm_pool: dict[bytes, tuple[np.ndarray, AssignmentResult, int]] = field(default_factory=dict)
+    _stamp: Iterator[int] = field(default_factory=itertools.count)
 
     @property
     def cs(self) -> CandidateSet:
@@ -111,16 +119,47 @@ class _Evaluator:
             self.ue_seconds += dt
         return r
 
+    def _nearest_warm(self, plan: np.ndarray) -> AssignmentResult | None:
+        """The kept equilibrium of the plan nearest to ``plan`` (fewest candidates apart).
+
+        Ties go to the latest. Bushes of a nearby plan need fewest repairs (a closed
+        link's bushes are rebuilt) and fewest sweeps.
+        """
+        if not self.warm_pool:
+            return self.warm
+        best = min(
+            self.warm_pool.values(),
+            key=lambda e: (int(np.count_nonzero(e[0] != plan)), -e[2]),
+        )
+        return best[1]
+
+    def _keep_warm(self, plan: np.ndarray, r: AssignmentResult) -> None:
+        """Keep ``r`` as a warm start, within :data:`WARM_BYTES` (at least the latest)."""
+        self.warm = r
+        st = r.state
+        size = sum(
+            int(getattr(st, k).nbytes)
+            for k in ("flow", "link_open", "xo", "in_bush")
+            if getattr(st, k, None) is not None
+        )
+        keep = max(1, min(WARM_KEEP, WARM_BYTES // max(size, 1)))
+        self.warm_pool[plan.tobytes()] = (plan.copy(), r, next(self._stamp))
+        while len(self.warm_pool) > keep:
+            oldest = min(self.warm_pool, key=lambda k: self.warm_pool[k][2])
+            del self.warm_pool[oldest]
+
     def _ue(self, plan: np.ndarray) -> AssignmentResult:
+        plan = np.asarray(plan, dtype=bool)
         net, closed = self.cs.apply(plan)
         kw = self._assign_kw(closed, self.rgap)
-        r = self._assign(net, self.demand, warm_start=self.warm, **kw)
-        if not r.converged and self.warm is not None:
+        warm = self._nearest_warm(plan)
+        r = self._assign(net, self.demand, warm_start=warm, **kw)
+        if not r.converged and warm is not None:
             log.warning(
                 "a warm-started equilibrium stopped at gap %.2e; solving it cold", r.relative_gap
             )
             r = self._assign(net, self.demand, **kw)
-        self.warm = r
+        self._keep_warm(plan, r)
         return r
 
     def metrics(self, plan: np.ndarray, r: AssignmentResult) -> dict[str, float]:

@@ -361,3 +361,33 @@ def test_the_search_reports_the_time_per_equilibrium():
     assert 0 < spent <= plan.seconds
     assert st["seconds_per_equilibrium"] == pytest.approx(spent / plan.evaluations)
     assert plan.summary()["seconds_per_equilibrium"] == pytest.approx(spent / plan.evaluations)
+
+
+def test_equilibria_start_from_the_nearest_plan_kept(monkeypatch):
+    from optimizer import search
+    from optimizer.problem import DesignProblem
+
+    _, dem, cs = _grid_candidates()
+    pb = DesignProblem.build(cs, dem, objective="tstt", budget=100.0)
+    ev = search._Evaluator(pb, 1e-8, "bush")
+    plans = {
+        "none": np.array([0, 0, 0, 0], dtype=bool),
+        "diag": np.array([1, 0, 0, 0], dtype=bool),
+        "w2": np.array([0, 0, 1, 0], dtype=bool),
+    }
+    results = {k: ev._ue(p) for k, p in plans.items()}
+    # diag with its widening is one candidate from "diag", two from the others
+    near = ev._nearest_warm(np.array([1, 0, 0, 1], dtype=bool))
+    assert near is results["diag"]
+    assert ev._nearest_warm(np.array([0, 1, 0, 0], dtype=bool)) is results["none"]
+    assert ev._nearest_warm(np.array([1, 0, 1, 0], dtype=bool)) is results["w2"]  # tie: latest
+    # warm or cold, the same equilibrium
+    both = np.array([1, 0, 0, 1], dtype=bool)
+    warm = ev._ue(both)
+    net_b, closed_b = cs.apply(both)
+    cold = search.assign(net_b, dem, rgap=1e-8, closed_links=closed_b)
+    assert warm.tstt == pytest.approx(cold.tstt, rel=1e-7)
+    # the pool stays within its memory: with room for one, only the latest is kept
+    monkeypatch.setattr(search, "WARM_BYTES", 1)
+    ev._ue(plans["none"])
+    assert len(ev.warm_pool) == 1 and ev._nearest_warm(plans["w2"]) is ev.warm
