@@ -80,6 +80,8 @@ class _Evaluator:
     bounds: dict[bytes, float] = field(default_factory=dict)
     n_ue: int = 0
     n_so: int = 0
+    #: Proposed plans not scored: their own bound showed they cannot beat the incumbent.
+    n_skipped: int = 0
     #: Seconds spent in equilibria (user and system optimum), for the time per solve.
     ue_seconds: float = 0.0
     so_seconds: float = 0.0
@@ -396,6 +398,13 @@ def _branch_and_bound(
         nonlocal best, best_plan
         if plan is None or not pb.feasible(plan):
             return
+        if np.isfinite(best) and plan.tobytes() not in ev.cache:
+            # the plan's own bound (a system optimum, far cheaper than its equilibrium):
+            # a plan that cannot beat the incumbent needs no equilibrium
+            own = ev.bound(plan, empty, best - tol * abs(best))
+            if beaten(own):
+                ev.n_skipped += 1
+                return
         e = ev.evaluate(plan)
         if e.feasible and (
             e.value < best - 1e-12 * abs(best) if np.isfinite(best) else e.value < best
@@ -931,6 +940,7 @@ def _finish(
             "so_solves": ev.n_so,
             "ue_seconds": ev.ue_seconds,
             "so_seconds": ev.so_seconds,
+            "plans_skipped_by_bound": ev.n_skipped,
             "seconds_per_equilibrium": (ev.ue_seconds + ev.so_seconds) / max(ev.solves, 1),
             "master_solves": s.master.solves,
         },
