@@ -91,7 +91,11 @@ A scenario file (TOML), paths relative to the file, ${VAR} expanded:
       --objective tstt --summary plan.json
   roadopt optimize --place "Ziliujing District, Zigong, Sichuan, China" --profile china \\
       --min-resilience 0.9 --time-limit 600 --out ziliujing
-  roadopt optimize region.osm.pbf --protected redlines.gpkg --counts counts.csv""",
+  roadopt optimize region.osm.pbf --protected redlines.gpkg --counts counts.csv
+  roadopt optimize isolated.osm --drop-disconnected  trips no existing road joins: dropped
+
+Outputs go to a new folder ./roadopt-out/NAME-001, -002, ... per run (roadopt-out/latest:
+the newest) unless --out names one; a folder holding another run needs --overwrite.""",
     "assign": """examples:
   roadopt assign                                   the built-in example
   roadopt assign SiouxFalls --gap 1e-10 --out flows.csv
@@ -563,8 +567,8 @@ COMMANDS: dict[str, Command] = {
         "choose road upgrades within a budget",
         "Choose road upgrades (new links, widenings, class or speed upgrades) that minimise "
         "an objective at user equilibrium within a budget. Without NETWORK: the built-in "
-        "town, automatic candidates, the connectivity objective, 30% of the candidates' "
-        "cost.",
+        "region of small towns north of Bayreuth with its terrain, regional candidates, the "
+        "access objective, 30% of the candidates' cost.",
         (
             (StudySettings, None),
             (CalibrationSettings, None),
