@@ -240,3 +240,23 @@ def test_geojson_is_wgs84_and_named_after_its_layer(tmp_path):
     assert all(-180 <= x <= 180 for x in xs) and all(-90 <= y <= 90 for y in ys)
     props = doc["features"][0]["properties"]
     assert {"flow_veh_h", "vc", "time_min", "length_km"} <= set(props)
+
+
+def test_a_run_writing_beside_keeps_its_staging_folder(tmp_path):
+    """Two runs into one parent at once: neither removes the other's staging folder."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        busy = tmp_path / f".a-001.staging-{alive.pid}-xyz"
+        stale = tmp_path / f".a-002.staging-{dead.pid}-xyz"
+        for d in (busy, stale):
+            d.mkdir()
+            (d / "plan.csv").write_text("x\n")
+        with output_folder(None, name="a", overwrite=False, key=KEY, base=tmp_path).staged() as s:
+            assert s.name.startswith(".a-001.staging-") or s.name.startswith(".a-003.staging-")
+            _fill(s, "third")
+        assert busy.is_dir() and not stale.exists()
+    finally:
+        alive.kill()
+        alive.wait()

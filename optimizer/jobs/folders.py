@@ -97,7 +97,9 @@ class OutputFolder:
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(parent)
-        stage = Path(tempfile.mkdtemp(prefix=f".{self.path.name}{_STAGING}", dir=parent))
+        stage = Path(
+            tempfile.mkdtemp(prefix=f".{self.path.name}{_STAGING}{os.getpid()}-", dir=parent)
+        )
         umask = os.umask(0)  # mkdtemp makes owner-only folders: give the usual permissions
         os.umask(umask)
         os.chmod(stage, 0o777 & ~umask)
@@ -126,7 +128,9 @@ class OutputFolder:
             os.rename(stage, target)
             return target
         _carry_foreign_files(target, stage)
-        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}{_ASIDE}", dir=target.parent))
+        aside = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}{_ASIDE}{os.getpid()}-", dir=target.parent)
+        )
         os.rmdir(aside)
         os.rename(target, aside)
         os.rename(stage, target)
@@ -201,14 +205,35 @@ def output_folder(
 
 
 def remove_leftovers(parent: Path) -> None:
-    """Remove staging and set-aside folders of killed runs, and stale temporary files."""
+    """Remove the staging and set-aside folders of killed runs beside ``parent``'s folders.
+
+    Their names carry the pid of the run that made them: those of a run still alive (one
+    writing beside this one) are left alone.
+    """
     with contextlib.suppress(OSError):
         for p in parent.iterdir():
-            if not p.name.startswith("."):
+            if not p.name.startswith(".") or not p.is_dir():
                 continue
-            if p.is_dir() and (_STAGING in p.name or _ASIDE in p.name):
-                log.info("removing %s, left by an interrupted run", p)
-                shutil.rmtree(p, ignore_errors=True)
+            m = re.search(rf"(?:{re.escape(_STAGING)}|{re.escape(_ASIDE)})(\d+)?-?", p.name)
+            if m is None:
+                continue
+            if m.group(1) is not None and _alive(int(m.group(1))):
+                continue
+            log.info("removing %s, left by an interrupted run", p)
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (this one counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 def _stem_of(folder: str) -> str:
