@@ -10,12 +10,21 @@ file's own units: ``file units``) carries no unit suffix; the ``run`` table and
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MONEY", "named", "result_names", "speed", "tstt_unit", "unit_tag"]
+__all__ = [
+    "MONEY",
+    "named",
+    "result_names",
+    "speed",
+    "text_or_null",
+    "tstt_unit",
+    "unit_tag",
+]
 
 #: Units with a fixed tag; others are derived by :func:`unit_tag`.
 _TAGS = {
@@ -68,6 +77,13 @@ def named(quantity: str, unit: str | None, state: str | None = None) -> str:
     if state:
         parts.append(state)
     return "_".join(parts)
+
+
+def text_or_null(v: Any) -> str | None:
+    """A name or ref as text; None (NULL in every table) where there is none."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v) or None
 
 
 def speed(length: np.ndarray, time: np.ndarray, units: Any) -> tuple[str, np.ndarray] | None:

@@ -115,7 +115,7 @@ def flow_columns(net, result) -> dict[str, Any]:
     and for OpenStreetMap networks ``name``, ``ref``, ``osm_way_ids`` and (with terrain)
     ``grade`` and ``terrain``.
     """
-    from .columns import named, speed
+    from .columns import named, speed, text_or_null
 
     u = net.units
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,7 +136,7 @@ def flow_columns(net, result) -> dict[str, Any]:
     for key in ("name", "ref"):
         vals = net.extra.get(key)
         if vals is not None and len(vals) == net.num_links:
-            cols[key] = [None if x is None or x == "" else str(x) for x in vals]
+            cols[key] = [text_or_null(x) for x in vals]
     ways = net.extra.get("osm_way_ids")
     if ways is not None:
         cols["osm_way_ids"] = [

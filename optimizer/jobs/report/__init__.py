@@ -103,16 +103,21 @@ def _remove_stale(path: Path) -> None:
             path.unlink()
 
 
-def write_tables(run: Any, out_dir: str | Path, skims: Any = None) -> list[Path]:
+def write_tables(
+    run: Any, out_dir: str | Path, skims: Any = None, sections: Any = None
+) -> list[Path]:
     """``sections.csv``, ``skims.omx`` and ``skims.csv`` (:mod:`.tables`), each atomically.
 
-    ``skims``: the run's :func:`.tables.plan_skims` where already computed.
+    ``skims``, ``sections``: the run's :func:`.tables.plan_skims` and
+    :func:`.tables.sections_frame` where already computed.
     """
     from networks.export import write_frame
 
     d = Path(out_dir)
     written = []
-    write_frame(sections_frame(run, geometry=False), d / SECTIONS_FILE)
+    if sections is None:
+        sections = sections_frame(run, geometry=False)
+    write_frame(sections, d / SECTIONS_FILE)
     written.append(d / SECTIONS_FILE)
     if skims is None:
         skims = plan_skims(run)
@@ -150,15 +155,18 @@ def write_report(
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    if write_geopackage(run, d / GPKG_FILE, settings=settings):
+    net = run.candidates.network
+    lines = line_geometries(net) is not None
+    # one sections table for the GeoPackage layer and sections.csv
+    sections = sections_frame(run, geometry=lines and net.crs is not None)
+    if write_geopackage(run, d / GPKG_FILE, settings=settings, sections=sections):
         written.append(d / GPKG_FILE)
     else:
         _remove_stale(d / GPKG_FILE)
     skims = plan_skims(run)
-    written.extend(write_tables(run, d, skims))
+    written.extend(write_tables(run, d, skims, sections))
     images: dict[str, bytes] = {}
-    net = run.candidates.network
-    if line_geometries(net) is not None:
+    if lines:
         fig = plot_plan_map(run)
         images["map"] = png_bytes(fig, run, settings, f"roadopt map: {net.name}")
     else:

@@ -18,7 +18,7 @@ import numpy as np
 
 from networks.network import Network
 
-from ..columns import named, result_names, speed
+from ..columns import named, result_names, speed, text_or_null
 
 __all__ = [
     "LinkStates",
@@ -232,7 +232,7 @@ def plan_links_frame(run: Any, *, geometry: bool = True) -> Any:
     for key in ("name", "ref"):
         vals = net.extra.get(key)
         if vals is not None and len(vals) == net.num_links:
-            cols[key] = np.asarray([_text(v) for v in vals], dtype=object)
+            cols[key] = np.asarray([text_or_null(v) for v in vals], dtype=object)
     ways = _way_ids(net)
     if ways is not None:
         cols["osm_way_ids"] = np.asarray(ways, dtype=object)
@@ -365,18 +365,10 @@ def _road_names(net: Network, c: Any) -> str | None:
         if vals is None or len(vals) != net.num_links:
             continue
         for a in np.asarray(c.links, dtype=np.int64).tolist():
-            t = _text(vals[a])
+            t = text_or_null(vals[a])
             if t is not None and t not in found:
                 found.append(t)
     return "; ".join(found) or None
-
-
-def _text(v: Any) -> str | None:
-    """A name as text; None (NULL in the tables) where there is none."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    t = str(v)
-    return t or None
 
 
 def _float(v: Any) -> float:

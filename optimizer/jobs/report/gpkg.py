@@ -119,7 +119,11 @@ def _model_layers(run: Any) -> dict[str, Any]:
 
 
 def write_geopackage(
-    run: Any, path: str | Path, *, settings: Mapping[str, Any] | None = None
+    run: Any,
+    path: str | Path,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    sections: Any = None,
 ) -> bool:
     """Write ``network.gpkg``: links, upgrades, zones, gateways, access points, run; atomically.
 
@@ -131,6 +135,8 @@ def write_geopackage(
         The GeoPackage to write; it appears only once every layer is in it.
     settings
         The run's settings (recorded in the ``run`` table with the package version).
+    sections
+        The run's :func:`.tables.sections_frame` (with geometry) where already built.
 
     Returns
     -------
@@ -153,7 +159,7 @@ def write_geopackage(
         return False
     layers: dict[str, Any] = {
         "links": plan_links_frame(run),
-        "sections": sections_frame(run),
+        "sections": sections_frame(run) if sections is None else sections,
         "nodes": nodes_frame(run),
         "upgrades": upgrades_frame(run),
     }

@@ -28,7 +28,7 @@ import numpy as np
 
 from networks._io import atomic_path
 
-from ..columns import named, speed
+from ..columns import named, speed, text_or_null
 from .frames import line_geometries, link_states, volume_capacity
 
 __all__ = [
@@ -45,12 +45,13 @@ __all__ = [
 
 # ---------------------------------------------------------------------- sections
 def section_pairs(network: Any, geoms: list | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Pair each link with its opposite: ``(ab, ba)`` link indices per section (-1: none).
+    """Pair each link with its opposite: ``(ab, ba)`` link indices per section.
 
     Two links are one section when they join the same two nodes in opposite directions
     and (where links have geometry) run along the same line; parallel links between one
-    pair of nodes pair up in order of length. The ``ab`` link runs from the end with the
-    lower node id.
+    pair of nodes pair up in order of length. The ``ab`` link of a two-way section runs
+    from the end with the lower node id; a one-way section has only its ``ab`` link (its
+    ``ba`` is -1). Sections come in the order of their ``ab`` links.
     """
     import shapely
 
@@ -78,8 +79,7 @@ def section_pairs(network: Any, geoms: list | None = None) -> tuple[np.ndarray, 
     # a one-way section runs the way its link runs
     swap = out_ab < 0
     out_ab[swap], out_ba[swap] = out_ba[swap], -1
-    first = np.where(out_ab >= 0, out_ab, out_ba)
-    order = np.argsort(first, kind="stable")
+    order = np.argsort(out_ab, kind="stable")
     return out_ab[order], out_ba[order]
 
 
@@ -119,9 +119,8 @@ def sections_frame(run: Any, *, geometry: bool = True) -> Any:
     net, after, u = s.network, s.after, s.network.units
     geoms = line_geometries(net)
     ab, ba = section_pairs(net, geoms)
-    first = np.where(ab >= 0, ab, ba)
-    exists = (s.open_before | s.open_after)[first]
-    ab, ba, first = ab[exists], ba[exists], first[exists]
+    exists = (s.open_before | s.open_after)[ab]
+    ab, ba = ab[exists], ba[exists]
     ids = np.asarray(net.node_ids)
     lids = np.asarray(net.link_ids)
 
@@ -129,18 +128,18 @@ def sections_frame(run: Any, *, geometry: bool = True) -> Any:
         return pd.array([int(lids[a]) if a >= 0 else None for a in links], dtype="Int64")
 
     cols: dict[str, Any] = {
-        "section_id": np.arange(1, len(first) + 1),
-        "a_node": ids[net.init[first]],
-        "b_node": ids[net.term[first]],
+        "section_id": np.arange(1, len(ab) + 1),
+        "a_node": ids[net.init[ab]],
+        "b_node": ids[net.term[ab]],
         "ab_link_id": link_id(ab),
         "ba_link_id": link_id(ba),
-        "road_class": s.road_class_after[first],
+        "road_class": s.road_class_after[ab],
     }
     for key in ("name", "ref"):
         vals = net.extra.get(key)
         if vals is not None and len(vals) == net.num_links:
-            cols[key] = [None if vals[a] in (None, "") else str(vals[a]) for a in first]
-    cols[named("length", u.length)] = np.asarray(net.length)[first]
+            cols[key] = [text_or_null(vals[a]) for a in ab]
+    cols[named("length", u.length)] = np.asarray(net.length)[ab]
     cols["lanes_ab"] = _pick(after.lanes, ab, s.open_after)
     cols["lanes_ba"] = _pick(after.lanes, ba, s.open_after)
     for state, nw, is_open, flow, cost in (
@@ -165,15 +164,15 @@ def sections_frame(run: Any, *, geometry: bool = True) -> Any:
         if sp is not None:
             cols[f"ab_{sp[0]}_{state}"] = _pick(sp[1], ab, is_open)
             cols[f"ba_{sp[0]}_{state}"] = _pick(sp[1], ba, is_open)
-    either = np.where(ba >= 0, ba, ab)
-    cols["built"] = s.built[first] | s.built[either]
-    cols["upgraded"] = s.upgraded[first] | s.upgraded[either]
+    back = np.where(ba >= 0, ba, ab)  # the other direction (a one-way section's own link)
+    cols["built"] = s.built[ab] | s.built[back]
+    cols["upgraded"] = s.upgraded[ab] | s.upgraded[back]
     cols["upgrade_id"] = [
         ";".join(
             dict.fromkeys(x for x in f"{s.upgrade_ids[a]};{s.upgrade_ids[b]}".split(";") if x)
         )
         or None
-        for a, b in zip(first, either, strict=True)
+        for a, b in zip(ab, back, strict=True)
     ]
     frame = pd.DataFrame(cols)
     if not geometry:
@@ -184,7 +183,7 @@ def sections_frame(run: Any, *, geometry: bool = True) -> Any:
         from networks.export import NoGeometryError
 
         raise NoGeometryError(f"network '{net.name}' has no link geometry or no known CRS")
-    return gpd.GeoDataFrame(frame, geometry=[geoms[a] for a in first], crs=net.crs)
+    return gpd.GeoDataFrame(frame, geometry=[geoms[a] for a in ab], crs=net.crs)
 
 
 # ---------------------------------------------------------------------- nodes
