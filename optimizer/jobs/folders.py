@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .documents import jsonable
+from .outputs import RUN_FILE
 
 __all__ = ["DEFAULT_BASE", "LATEST", "OutputFolder", "output_folder", "run_name"]
 
@@ -38,30 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE = "roadopt-out"
 #: The link (or, where links are not allowed, the one-line file) naming the newest run.
 LATEST = "latest"
-#: The file that marks a folder as holding a roadopt run.
-RUN_FILE = "plan.json"
-#: Files a run writes; other files in a replaced folder are carried into the new one.
-RUN_FILES = frozenset(
-    {
-        "plan.json",
-        "plan.csv",
-        "calibration.csv",
-        "network.gpkg",
-        "map.png",
-        "convergence.png",
-        "calibration.png",
-        "report.html",
-        "skims.omx",
-        "skims.csv",
-        "sections.csv",
-        "links.geojson",
-        "sections.geojson",
-        "upgrades.geojson",
-        "od.csv",
-        "flows.csv",
-        "flows.gpkg",
-    }
-)
 _STAGING = ".staging-"
 _ASIDE = ".old-"
 
@@ -253,10 +230,19 @@ def _next_numbered(base: Path, stem: str) -> Path:
     return base / f"{stem}-{max(taken) + 1:03d}"
 
 
+def _run_files() -> set[str]:
+    """The names of every file a run writes (:mod:`.outputs` and :mod:`.report`)."""
+    from .outputs import CALIBRATION_TABLE, FLOW_FILES, PLAN_TABLE
+    from .report import REPORT_FILES
+
+    return {RUN_FILE, PLAN_TABLE, CALIBRATION_TABLE, *FLOW_FILES, *REPORT_FILES}
+
+
 def _carry_foreign_files(old: Path, stage: Path) -> None:
     """Move the files of ``old`` that no run writes (notes, the user's own) into ``stage``."""
+    ours = _run_files()
     for p in old.iterdir():
-        if p.name in RUN_FILES or p.name.startswith(".") or (stage / p.name).exists():
+        if p.name in ours or p.name.startswith(".") or (stage / p.name).exists():
             continue
         shutil.move(str(p), str(stage / p.name))
 

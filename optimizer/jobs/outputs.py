@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 RUN_FILE = "plan.json"
+#: One row per chosen upgrade.
+PLAN_TABLE = "plan.csv"
+#: An assignment's link flows (GeoPackage where the network has geometry, else CSV).
+FLOW_FILES = ("flows.gpkg", "flows.csv")
 #: Per-count table of a run whose demand was calibrated to traffic counts.
 CALIBRATION_TABLE = "calibration.csv"
 
@@ -74,8 +78,8 @@ def write_plan_outputs(
     w.writeheader()
     for r in rows:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    atomic_write_text(d / "plan.csv", buf.getvalue())
-    written.append(d / "plan.csv")
+    atomic_write_text(d / PLAN_TABLE, buf.getvalue())
+    written.append(d / PLAN_TABLE)
     if _write_calibration_table(getattr(run, "calibration", None), d / CALIBRATION_TABLE):
         written.append(d / CALIBRATION_TABLE)
     from . import report as _report
@@ -186,5 +190,5 @@ def write_assign_outputs(
     geo = study.network.crs is not None and (
         study.network.has_coordinates or "geometry" in study.network.extra
     )
-    write_flow_layer(study.network, result, str(d / ("flows.gpkg" if geo else "flows.csv")))
+    write_flow_layer(study.network, result, str(d / FLOW_FILES[0 if geo else 1]))
     atomic_write_text(d / RUN_FILE, json.dumps(jsonable(doc), indent=2) + "\n")

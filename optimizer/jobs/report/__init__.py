@@ -55,6 +55,7 @@ __all__ = [
     "GPKG_FILE",
     "HTML_FILE",
     "MAP_FILE",
+    "REPORT_FILES",
     "UPGRADE_COLOR",
     "plan_links_frame",
     "plot_calibration",
@@ -80,18 +81,22 @@ SKIMS_OMX = "skims.omx"
 SKIMS_CSV = "skims.csv"
 
 
+#: Every file :func:`write_report` may write.
+REPORT_FILES = (
+    GPKG_FILE,
+    MAP_FILE,
+    CONVERGENCE_FILE,
+    CALIBRATION_FILE,
+    HTML_FILE,
+    SECTIONS_FILE,
+    SKIMS_OMX,
+    SKIMS_CSV,
+)
+
+
 def remove_report_files(out_dir: str | Path) -> None:
     """Remove the report files of an earlier run from a folder (a run without a report)."""
-    for name in (
-        GPKG_FILE,
-        MAP_FILE,
-        CONVERGENCE_FILE,
-        CALIBRATION_FILE,
-        HTML_FILE,
-        SECTIONS_FILE,
-        SKIMS_OMX,
-        SKIMS_CSV,
-    ):
+    for name in REPORT_FILES:
         _remove_stale(Path(out_dir) / name)
 
 
