@@ -121,6 +121,16 @@ def zone_roles(network: Network, demand: Demand, activity: np.ndarray | None = N
     return ZoneRoles(nodes[internal], nodes[~internal], act, sub, a_nodes, a_kind)
 
 
+def _open_star(
+    network: Network, closed: np.ndarray | None, *, reverse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The forward star (backward with ``reverse``) of the open links: ``indptr, links``."""
+    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
+    tail = network.term if reverse else network.init
+    indptr, local = forward_star(tail[open_links], network.num_nodes)
+    return indptr, np.ascontiguousarray(open_links[local])
+
+
 def _distances(
     network: Network,
     cost: np.ndarray,
@@ -130,15 +140,13 @@ def _distances(
     reverse: bool = False,
 ) -> np.ndarray:
     """Shortest path costs from ``sources`` (to them, with ``reverse``) over open links."""
-    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
-    tail = network.term if reverse else network.init
     head = network.init if reverse else network.term
-    indptr, local = forward_star(tail[open_links], network.num_nodes)
+    indptr, links = _open_star(network, closed, reverse=reverse)
     out = np.empty((len(sources), network.num_nodes))
     K.distances_from(
         np.ascontiguousarray(sources, dtype=np.int64),
         indptr,
-        np.ascontiguousarray(open_links[local]),
+        links,
         np.ascontiguousarray(head),
         np.ascontiguousarray(cost, dtype=np.float64),
         network.no_thru.astype(np.uint8),
@@ -171,14 +179,13 @@ def zone_skims(
         inf where ``j`` cannot be reached, 0 on the diagonal.
     """
     nodes = network.node_indices(demand.zone_node_ids, what="zone node")
-    open_links = np.flatnonzero(~closed) if closed is not None else np.arange(network.num_links)
-    indptr, local = forward_star(network.init[open_links], network.num_nodes)
+    indptr, links = _open_star(network, closed)
     z, n = len(nodes), network.num_nodes
     time, dist = np.empty((z, n)), np.empty((z, n))
     K.skims_from(
         np.ascontiguousarray(nodes, dtype=np.int64),
         indptr,
-        np.ascontiguousarray(open_links[local]),
+        links,
         np.ascontiguousarray(network.init),
         np.ascontiguousarray(network.term),
         np.ascontiguousarray(cost, dtype=np.float64),
