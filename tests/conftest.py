@@ -57,3 +57,16 @@ def _data_env(monkeypatch: pytest.MonkeyPatch) -> None:
     d = _data_dir()
     if d is not None and "ROADOPT_DATA_DIR" not in os.environ:
         monkeypatch.setenv("ROADOPT_DATA_DIR", str(d))
+
+
+def sioux_falls_dndp_args(data_dir: Path) -> list[str]:
+    """``roadopt optimize`` arguments of a quick design run: Rey's SF_DNDP_10_1, no report."""
+    return [
+        str(data_dir / "dndp" / "SiouxFalls" / "SF_DNDP_10_1.txt"),
+        "--trips",
+        str(data_dir / "tntp" / "SiouxFalls" / "SiouxFalls_trips.tntp"),
+        "--no-report",
+        "--gap",
+        "1e-5",
+        "-q",
+    ]

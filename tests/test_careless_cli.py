@@ -11,18 +11,7 @@ from optimizer.design import integer_costs
 from optimizer.errors import OptionError
 from optimizer.jobs.cli import main
 from optimizer.problem import resolve_weights
-
-
-def _sf(data_dir) -> list[str]:
-    return [
-        str(data_dir / "dndp" / "SiouxFalls" / "SF_DNDP_10_1.txt"),
-        "--trips",
-        str(data_dir / "tntp" / "SiouxFalls" / "SiouxFalls_trips.tntp"),
-        "--gap",
-        "1e-5",
-        "--no-report",
-        "-q",
-    ]
+from tests.conftest import sioux_falls_dndp_args
 
 
 @pytest.mark.parametrize(
@@ -42,7 +31,7 @@ def test_bad_options_are_refused_before_any_work(
 ):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    assert main(["optimize", *_sf(data_dir), *args, "--out", str(out)]) == 2
+    assert main(["optimize", *sioux_falls_dndp_args(data_dir), *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []  # no folder, no file
@@ -76,7 +65,10 @@ def test_a_huge_budget_is_capped_at_the_total_cost():
 
 def test_optimize_with_a_huge_budget_runs(data_dir, tmp_path):
     out = tmp_path / "out"
-    assert main(["optimize", *_sf(data_dir), "--budget", "1e20", "--out", str(out)]) == 0
+    assert (
+        main(["optimize", *sioux_falls_dndp_args(data_dir), "--budget", "1e20", "--out", str(out)])
+        == 0
+    )
     doc = json.loads((out / "plan.json").read_text())
     assert doc["status"] == "optimal" and doc["budget"] == 1e20
 

@@ -16,6 +16,7 @@ from PIL import Image
 from optimizer.errors import UsageError
 from optimizer.jobs.cli import main
 from optimizer.jobs.folders import LATEST, output_folder, remove_leftovers, run_name
+from tests.conftest import sioux_falls_dndp_args
 
 KEY = {"command": "optimize", "seed": 0}
 
@@ -139,21 +140,9 @@ def test_run_name():
 
 
 # ---------------------------------------------------------------------- the command line
-def _sioux_falls(data_dir: Path) -> list[str]:
-    return [
-        str(data_dir / "dndp" / "SiouxFalls" / "SF_DNDP_10_1.txt"),
-        "--trips",
-        str(data_dir / "tntp" / "SiouxFalls" / "SiouxFalls_trips.tntp"),
-        "--no-report",
-        "--gap",
-        "1e-5",
-        "-q",
-    ]
-
-
 def test_three_runs_in_one_folder_all_succeed(data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = _sioux_falls(data_dir)
+    args = sioux_falls_dndp_args(data_dir)
     for share in ("0.25", "0.5", "0.25"):
         assert main(["optimize", *args, "--budget-share", share]) == 0
     base = tmp_path / "roadopt-out"
@@ -191,7 +180,7 @@ def test_input_errors_come_before_output_folder_checks(tmp_path, monkeypatch, ca
 def test_a_killed_overwrite_never_mixes_two_runs(data_dir, tmp_path):
     """SIGKILL at random moments of an --overwrite run: the folder holds one run or none."""
     out = tmp_path / "plan"
-    args = [a for a in _sioux_falls(data_dir) if a != "--no-report"]
+    args = [a for a in sioux_falls_dndp_args(data_dir) if a != "--no-report"]
     assert main(["optimize", *args, "--budget-share", "0.25", "--out", str(out)]) == 0
     first = json.loads((out / "plan.json").read_text())["run"]["settings"]
     argv = ["optimize", *args, "--budget-share", "0.5", "--out", str(out), "--overwrite"]

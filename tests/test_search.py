@@ -337,23 +337,7 @@ def test_min_resilience_is_a_constraint():
 
 
 def test_the_search_reports_the_time_per_equilibrium():
-    from networks.synthetic import grid
-    from optimizer.candidates import Candidate, CandidateSet, extend_network
-
-    net, dem = grid(4, 4, trips_per_zone=2500, seed=1)
-    a, b = net.node_index(dem.zone_node_ids[0]), net.node_index(dem.zone_node_ids[-1])
-    ext = extend_network(
-        net,
-        {
-            "init": [a, b],
-            "term": [b, a],
-            "free_flow_time": [0.5, 0.5],
-            "capacity": [3000.0, 3000.0],
-            "length": [2.1, 2.1],
-        },
-    )
-    m0 = net.num_links
-    cs = CandidateSet(ext, m0, (Candidate("diag", "new_link", 50.0, np.array([m0, m0 + 1])),))
+    net, dem, cs = _grid_candidates()
     plan = optimize(net, dem, cs, budget=100.0, method="bnb", rgap=1e-8, baseline=False)
     st = plan.settings
     assert st["ue_solves"] + st["so_solves"] == plan.evaluations > 0
