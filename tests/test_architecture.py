@@ -170,9 +170,6 @@ def test_architecture_md_names_the_rules():
 
 def test_an_assignment_loads_no_heavy_library(data_dir):
     """``roadopt assign`` on a TNTP network loads neither OR-Tools, pandas nor the GIS stack."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from optimizer.jobs.cli import main\n"
@@ -181,7 +178,8 @@ def test_an_assignment_loads_no_heavy_library(data_dir):
         "'rasterio', 'pyogrio', 'shapely', 'sklearn', 'openmatrix')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
-    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"loaded: {r.stdout.strip()}"
